@@ -1,0 +1,100 @@
+"""The seam between the controller and a host: one Backend protocol, one Clock protocol.
+
+Implemented by `simulator.backend.SimBackend` (the deterministic simulated host) and by
+`backends.host.HostBackend` (the live workstation: D-Bus, pw-dump, NVML, /proc). The
+reconciler, the guards and the CLI only ever see this protocol. Library errors are translated
+into `BackendError` (temporary or permanent) inside each implementation, at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from dubnium.facts import HostFacts, SliceSettings, VllmProfile
+
+
+class DubniumError(Exception):
+    """Base of the errors Dubnium reports to the user as one clear line."""
+
+
+class BackendError(DubniumError):
+    """An action or read on the host failed.
+
+    `temporary` errors (a timeout, a busy daemon) may succeed when retried within the bound
+    of the step; permanent ones (no such unit, access denied) will not.
+    """
+
+    def __init__(self, message: str, *, temporary: bool = False) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+
+
+class BackendUnavailable(DubniumError):
+    """The backend cannot be used at all (not the workstation, bus unreachable, no world)."""
+
+
+class Clock(Protocol):
+    """Time as the controller sees it. Real on the host; virtual in the simulator."""
+
+    def monotonic_ns(self) -> int:
+        """Nanoseconds on a clock that never goes backwards."""
+        ...
+
+    def wall_ns(self) -> int:
+        """Nanoseconds since the Unix epoch, for timestamps in records."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Let `seconds` pass (in the simulator: run the world's events until then)."""
+        ...
+
+
+class Backend(Protocol):
+    """Everything the controller may read from or do to a host."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def observe(self) -> HostFacts:
+        """One frozen snapshot; unreadable evidence is carried as Unavailable."""
+        ...
+
+    def start_unit(self, name: str) -> None:
+        """Queue a start job for `name` (does not wait for it to finish)."""
+        ...
+
+    def stop_unit(self, name: str) -> None:
+        """Queue a stop job for `name` (does not wait for it to finish)."""
+        ...
+
+    def isolate(self, target: str) -> None:
+        """Queue an isolate job for `target` (refused unless the target has AllowIsolate)."""
+        ...
+
+    def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
+        """Apply `settings` to `slice_name` at run time (never persistently)."""
+        ...
+
+    def terminate_session(self, session_id: str) -> None:
+        """Ask logind to terminate one session."""
+        ...
+
+    def notify_user(self, summary: str, body: str) -> None:
+        """Tell the interactive user something, best effort and bounded; never raises."""
+        ...
+
+    def write_vllm_profile(self, profile: VllmProfile) -> None:
+        """Write vLLM's EnvironmentFile; read by vllm.service when it next starts."""
+        ...
+
+    def describe(self) -> Mapping[str, object]:
+        """What this backend can and cannot see (for `mode doctor`)."""
+        ...
+
+
+class StateCorrupt(DubniumError):
+    """A state file (runtime state, simulated world) is truncated or not in our format."""

@@ -1,0 +1,519 @@
+"""The policy: Dubnium's configuration, loaded from one schema-versioned JSON file.
+
+The NixOS module writes `/etc/dubnium/config.json` (nixos/modules/dubnium/state.nix) in this
+schema; the CLI loads it here; the simulator embeds `default_policy()` when no workstation
+is present. Validation is strict and precise: an error names the key and what was expected.
+Called by the CLI (composition root); the rest of the domain receives a `Policy` value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from dubnium.codes import GUARD_IDS
+from dubnium.facts import SliceSettings
+from dubnium.modes import Mode
+
+SCHEMA_VERSION = 1
+DEFAULT_CONFIG_PATH = Path("/etc/dubnium/config.json")
+SLICES = ("interactive.slice", "ai.slice", "platform.slice")
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """The configuration is missing or malformed; the message names the key."""
+
+
+@attrs.frozen
+class Hardware:
+    present_gpus: tuple[int, ...] = (0, 1)
+    display_gpu: int = 0
+    compute_gpus: tuple[int, ...] = (0, 1)
+    planned_gpu_count: int = 2
+
+    @property
+    def non_display_compute_gpus(self) -> tuple[int, ...]:
+        return tuple(g for g in self.compute_gpus if g != self.display_gpu)
+
+
+@attrs.frozen
+class Placement:
+    """Where each capability lives: on this host ("local") or elsewhere ("remote")."""
+
+    studio: str = "local"
+    compute: str = "local"
+
+
+@attrs.frozen
+class UnitNames:
+    desktop_target: str = "desktop.target"
+    compute_target: str = "compute.target"
+    graphical_target: str = "graphical.target"
+    display_manager: str = "display-manager.service"
+    studio_policy: str = "studio-local-policy.service"
+    audio_priority: str = "audio-priority.service"
+    vllm: str = "vllm.service"
+    k3s: str = "k3s.service"
+    exo: str = "exo.service"
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(attrs.astuple(self))
+
+
+@attrs.frozen
+class Vllm:
+    enable: bool = True
+    model: str = "Qwen/Qwen2.5-Coder-14B-Instruct"
+    extra_args: tuple[str, ...] = ()
+    memory_per_gpu_mib: int = 20480  # what one vLLM shard needs on its GPU
+    profile_path: str = "/run/mode-controller/vllm-profile.env"
+
+
+@attrs.frozen
+class Exo:
+    """EXO as a compute workload (issue 6): off unless the module enables it."""
+
+    enable: bool = False
+    gpu_share: str = "shared"  # "shared": EXO and vLLM on the same compute GPUs; "split"
+
+
+@attrs.frozen
+class Thresholds:
+    cpu_load_per_core_max: float = 0.85
+    memory_available_min_mib: int = 4096
+    user_job_min_runtime_s: int = 600
+    user_job_names: tuple[str, ...] = (
+        "cargo", "rustc", "make", "ninja", "cmake", "gcc", "cc1", "cc1plus", "clang",
+        "go", "nix-build", "nix-daemon-build", "pytest", "bazel", "gradle", "mvn",
+    )
+    model_store_free_min_mib: int = 1024
+    soft: tuple[str, ...] = ()  # guard ids downgraded from hard (block) to soft (warn)
+
+
+@attrs.frozen
+class GpuRelease:
+    timeout_s: float = 30.0
+    poll_interval_s: float = 0.5
+    residual_threshold_mib: int = 256
+    degraded_residual_max_mib: int = 1024
+
+
+@attrs.frozen
+class Timeouts:
+    unit_start_s: float = 90.0
+    unit_stop_s: float = 90.0
+    session_exit_s: float = 15.0
+    vllm_ready_s: float = 300.0
+    graphical_ready_s: float = 60.0
+    lock_stale_s: float = 900.0
+
+
+@attrs.frozen
+class ProcessNames:
+    compositor: tuple[str, ...] = ("Hyprland", "hyprland", "sway", "gnome-shell", "kwin_wayland")
+    reaper: tuple[str, ...] = ("reaper", "REAPER")
+    jack: tuple[str, ...] = ("jackd", "jackdbus")
+
+
+@attrs.frozen
+class Paths:
+    state_dir: str = "/run/mode-controller"
+    audit_log: str = "/var/lib/mode-controller/events.jsonl"
+    model_store: str = "/var/lib/dubnium/models"
+
+
+def _default_slices() -> dict[Mode, dict[str, SliceSettings]]:
+    return {
+        Mode.DESKTOP: {
+            "interactive.slice": SliceSettings(cpu_weight=100, io_weight=100),
+            "ai.slice": SliceSettings(cpu_weight=100, io_weight=100),
+            "platform.slice": SliceSettings(cpu_weight=100, io_weight=100),
+        },
+        Mode.STUDIO_LOCAL: {
+            "interactive.slice": SliceSettings(cpu_weight=1000, io_weight=1000),
+            "ai.slice": SliceSettings(cpu_weight=10, io_weight=10),
+            "platform.slice": SliceSettings(cpu_weight=20, io_weight=20),
+        },
+        Mode.COMPUTE: {
+            "interactive.slice": SliceSettings(cpu_weight=50, io_weight=50),
+            "ai.slice": SliceSettings(cpu_weight=1000, io_weight=1000),
+            "platform.slice": SliceSettings(cpu_weight=500, io_weight=500),
+        },
+    }
+
+
+@attrs.frozen
+class Policy:
+    """Everything the controller needs to decide; frozen, shared by value."""
+
+    boot_default_mode: Mode = Mode.DESKTOP
+    hardware: Hardware = Hardware()
+    placement: Placement = Placement()
+    units: UnitNames = UnitNames()
+    vllm: Vllm = Vllm()
+    exo: Exo = Exo()
+    k3s_enable: bool = False
+    slices: Mapping[Mode, Mapping[str, SliceSettings]] = attrs.field(factory=_default_slices)
+    thresholds: Thresholds = Thresholds()
+    gpu_release: GpuRelease = GpuRelease()
+    timeouts: Timeouts = Timeouts()
+    processes: ProcessNames = ProcessNames()
+    paths: Paths = Paths()
+
+    @property
+    def two_gpu(self) -> bool:
+        return len(self.hardware.present_gpus) >= 2
+
+    def to_json(self) -> dict[str, Any]:
+        """The config file form (inverse of `load_policy_data`)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "boot": {"default_mode": self.boot_default_mode.value},
+            "hardware": {
+                "present_gpus": list(self.hardware.present_gpus),
+                "display_gpu": self.hardware.display_gpu,
+                "compute_gpus": list(self.hardware.compute_gpus),
+                "planned_gpu_count": self.hardware.planned_gpu_count,
+            },
+            "capability_placement": attrs.asdict(self.placement),
+            "units": attrs.asdict(self.units),
+            "vllm": {**attrs.asdict(self.vllm), "extra_args": list(self.vllm.extra_args)},
+            "exo": attrs.asdict(self.exo),
+            "k3s": {"enable": self.k3s_enable},
+            "slices": {
+                mode.value: {name: s.to_json() for name, s in per.items()}
+                for mode, per in self.slices.items()
+            },
+            "guards": {
+                **attrs.asdict(self.thresholds),
+                "user_job_names": list(self.thresholds.user_job_names),
+                "soft": list(self.thresholds.soft),
+            },
+            "gpu_release": attrs.asdict(self.gpu_release),
+            "timeouts": attrs.asdict(self.timeouts),
+            "processes": {k: list(v) for k, v in attrs.asdict(self.processes).items()},
+            "paths": attrs.asdict(self.paths),
+        }
+
+
+def default_policy() -> Policy:
+    """The embedded policy of the simulated two-GPU workstation."""
+    return Policy()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate the config file at `path`; ConfigError says what is wrong where."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    try:
+        return load_policy_data(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+class _Reader:
+    """Walks one JSON object, recording which keys were consumed, for precise errors."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where or 'top level'}: expected an object, got {_kind(data)}")
+        self.data: dict[str, Any] = data
+        self.where = where
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def get(self, name: str, check: Callable[[object, str], T], default: T) -> T:
+        self.seen.add(name)
+        if name not in self.data:
+            return default
+        return check(self.data[name], self.key(name))
+
+    def section(self, name: str) -> _Reader:
+        self.seen.add(name)
+        return _Reader(self.data.get(name, {}), self.key(name))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(
+                f"{self.key(unknown[0])}: unknown key (known here: {', '.join(sorted(self.seen))})"
+            )
+
+
+def _kind(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "an array", dict: "an object", type(None): "null"}
+    return f"{names.get(type(value), type(value).__name__)} ({json.dumps(value)[:40]})"
+
+
+def _bool(value: object, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {_kind(value)}")
+    return value
+
+
+def _int(minimum: int = 0) -> Callable[[object, str], int]:
+    def check(value: object, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {_kind(value)}")
+        if value < minimum:
+            raise ConfigError(f"{key}: expected an integer >= {minimum}, got {value}")
+        return value
+
+    return check
+
+
+def _number(minimum: float = 0.0) -> Callable[[object, str], float]:
+    def check(value: object, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {_kind(value)}")
+        if value < minimum:
+            raise ConfigError(f"{key}: expected a number >= {minimum}, got {value}")
+        return float(value)
+
+    return check
+
+
+def _str(value: object, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a non-empty string, got {_kind(value)}")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[object, str], str]:
+    def check(value: object, key: str) -> str:
+        if value not in choices:
+            raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {_kind(value)}")
+        return str(value)
+
+    return check
+
+
+def _list(item: Callable[[object, str], T]) -> Callable[[object, str], tuple[T, ...]]:
+    def check(value: object, key: str) -> tuple[T, ...]:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected an array, got {_kind(value)}")
+        return tuple(item(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+    return check
+
+
+def _slice_settings(value: object, key: str) -> SliceSettings:
+    r = _Reader(value, key)
+    opt = _optional_int(1)
+    settings = SliceSettings(
+        cpu_weight=r.get("cpu_weight", _optional_int(1, 10000), None),
+        io_weight=r.get("io_weight", _optional_int(1, 10000), None),
+        cpu_quota_percent=r.get("cpu_quota_percent", opt, None),
+        memory_high_mib=r.get("memory_high_mib", opt, None),
+        memory_max_mib=r.get("memory_max_mib", opt, None),
+    )
+    r.finish()
+    return settings
+
+
+def _optional_int(minimum: int, maximum: int | None = None) -> Callable[[object, str], int | None]:
+    def check(value: object, key: str) -> int | None:
+        if value is None:
+            return None
+        number = _int(minimum)(value, key)
+        if maximum is not None and number > maximum:
+            raise ConfigError(f"{key}: expected an integer <= {maximum}, got {number}")
+        return number
+
+    return check
+
+
+def load_policy_data(data: object) -> Policy:
+    """Validate parsed JSON into a Policy. Missing keys take the defaults of `Policy()`."""
+    d = Policy()
+    top = _Reader(data, "")
+    version = top.get("schema_version", _int(), -1)
+    if version == -1:
+        raise ConfigError("schema_version: missing (expected 1)")
+    if version != SCHEMA_VERSION:
+        raise ConfigError(f"schema_version: expected {SCHEMA_VERSION}, got {version}")
+
+    boot = top.section("boot")
+    mode_names = tuple(m.value for m in Mode)
+    boot_mode = Mode(boot.get("default_mode", _choice(*mode_names), d.boot_default_mode.value))
+    boot.finish()
+
+    hw = top.section("hardware")
+    gpu_list = _list(_int())
+    hardware = Hardware(
+        present_gpus=hw.get("present_gpus", gpu_list, d.hardware.present_gpus),
+        display_gpu=hw.get("display_gpu", _int(), d.hardware.display_gpu),
+        compute_gpus=hw.get("compute_gpus", gpu_list, d.hardware.compute_gpus),
+        planned_gpu_count=hw.get("planned_gpu_count", _int(1), d.hardware.planned_gpu_count),
+    )
+    hw.finish()
+    _check_hardware(hardware)
+
+    pl = top.section("capability_placement")
+    where = _choice("local", "remote")
+    placement = Placement(
+        studio=pl.get("studio", where, d.placement.studio),
+        compute=pl.get("compute", where, d.placement.compute),
+    )
+    pl.finish()
+
+    un = top.section("units")
+    units = UnitNames(**{
+        f.name: un.get(f.name, _str, getattr(d.units, f.name)) for f in attrs.fields(UnitNames)
+    })
+    un.finish()
+
+    vl = top.section("vllm")
+    vllm = Vllm(
+        enable=vl.get("enable", _bool, d.vllm.enable),
+        model=vl.get("model", _str, d.vllm.model),
+        extra_args=vl.get("extra_args", _list(_str), d.vllm.extra_args),
+        memory_per_gpu_mib=vl.get("memory_per_gpu_mib", _int(1), d.vllm.memory_per_gpu_mib),
+        profile_path=vl.get("profile_path", _str, d.vllm.profile_path),
+    )
+    vl.finish()
+
+    ex = top.section("exo")
+    exo = Exo(
+        enable=ex.get("enable", _bool, d.exo.enable),
+        gpu_share=ex.get("gpu_share", _choice("shared", "split"), d.exo.gpu_share),
+    )
+    ex.finish()
+
+    k3 = top.section("k3s")
+    k3s_enable = k3.get("enable", _bool, d.k3s_enable)
+    k3.finish()
+
+    sl = top.section("slices")
+    slices = {mode: dict(per) for mode, per in d.slices.items()}
+    for mode in Mode:
+        per_mode = sl.section(mode.value)
+        for name in SLICES:
+            slices[mode][name] = per_mode.get(name, _slice_settings, slices[mode][name])
+        per_mode.finish()
+    sl.finish()
+
+    gu = top.section("guards")
+    th = d.thresholds
+    thresholds = Thresholds(
+        cpu_load_per_core_max=gu.get("cpu_load_per_core_max", _number(), th.cpu_load_per_core_max),
+        memory_available_min_mib=gu.get(
+            "memory_available_min_mib", _int(), th.memory_available_min_mib
+        ),
+        user_job_min_runtime_s=gu.get("user_job_min_runtime_s", _int(), th.user_job_min_runtime_s),
+        user_job_names=gu.get("user_job_names", _list(_str), th.user_job_names),
+        model_store_free_min_mib=gu.get(
+            "model_store_free_min_mib", _int(), th.model_store_free_min_mib
+        ),
+        soft=gu.get("soft", _list(_choice(*GUARD_IDS)), th.soft),
+    )
+    gu.finish()
+
+    gr = top.section("gpu_release")
+    release = GpuRelease(
+        timeout_s=gr.get("timeout_s", _number(), d.gpu_release.timeout_s),
+        poll_interval_s=gr.get("poll_interval_s", _number(0.001), d.gpu_release.poll_interval_s),
+        residual_threshold_mib=gr.get(
+            "residual_threshold_mib", _int(), d.gpu_release.residual_threshold_mib
+        ),
+        degraded_residual_max_mib=gr.get(
+            "degraded_residual_max_mib", _int(), d.gpu_release.degraded_residual_max_mib
+        ),
+    )
+    gr.finish()
+    if release.degraded_residual_max_mib < release.residual_threshold_mib:
+        raise ConfigError(
+            "gpu_release.degraded_residual_max_mib: expected >= gpu_release."
+            f"residual_threshold_mib ({release.residual_threshold_mib}), "
+            f"got {release.degraded_residual_max_mib}"
+        )
+
+    to = top.section("timeouts")
+    timeouts = Timeouts(**{
+        f.name: to.get(f.name, _number(), getattr(d.timeouts, f.name))
+        for f in attrs.fields(Timeouts)
+    })
+    to.finish()
+
+    pr = top.section("processes")
+    processes = ProcessNames(**{
+        f.name: pr.get(f.name, _list(_str), getattr(d.processes, f.name))
+        for f in attrs.fields(ProcessNames)
+    })
+    pr.finish()
+
+    pa = top.section("paths")
+    paths = Paths(**{
+        f.name: pa.get(f.name, _absolute_path, getattr(d.paths, f.name))
+        for f in attrs.fields(Paths)
+    })
+    pa.finish()
+    top.finish()
+
+    return Policy(
+        boot_default_mode=boot_mode,
+        hardware=hardware,
+        placement=placement,
+        units=units,
+        vllm=vllm,
+        exo=exo,
+        k3s_enable=k3s_enable,
+        slices=slices,
+        thresholds=thresholds,
+        gpu_release=release,
+        timeouts=timeouts,
+        processes=processes,
+        paths=paths,
+    )
+
+
+def _absolute_path(value: object, key: str) -> str:
+    text = _str(value, key)
+    if not text.startswith("/"):
+        raise ConfigError(f"{key}: expected an absolute path, got {_kind(value)}")
+    return text
+
+
+def _check_hardware(hw: Hardware) -> None:
+    if not hw.present_gpus:
+        raise ConfigError("hardware.present_gpus: expected at least one GPU index, got []")
+    if len(set(hw.present_gpus)) != len(hw.present_gpus):
+        raise ConfigError(f"hardware.present_gpus: duplicate GPU index in {list(hw.present_gpus)}")
+    if hw.display_gpu not in hw.present_gpus:
+        raise ConfigError(
+            f"hardware.display_gpu: GPU {hw.display_gpu} is not in hardware.present_gpus "
+            f"{list(hw.present_gpus)}"
+        )
+    missing = [g for g in hw.compute_gpus if g not in hw.present_gpus]
+    if missing:
+        raise ConfigError(
+            f"hardware.compute_gpus: GPU(s) {missing} not in hardware.present_gpus "
+            f"{list(hw.present_gpus)}"
+        )
+    if len(hw.present_gpus) > hw.planned_gpu_count:
+        raise ConfigError(
+            f"hardware.planned_gpu_count: {hw.planned_gpu_count} is fewer than the "
+            f"{len(hw.present_gpus)} GPU(s) present"
+        )
