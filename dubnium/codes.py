@@ -48,4 +48,5 @@ class ExitCode(IntEnum):
     ROLLED_BACK = 21  # the transition failed and the prior safe state was restored
     FAILED_TRANSITION = 22  # the transition failed and the prior state could not be restored
     DEGRADED = 23  # converged to degraded-compute (vLLM on the non-display GPUs only)
-    NOT_CONVERGED = 24  # `mode status`/`current`: observed state differs from desired
+    NOT_CONVERGED = 24  # `mode current`: transitioning, failed-transition or unknown
+    EVIDENCE_UNAVAILABLE = 25  # `mode current`: some evidence could not be read (see why)
