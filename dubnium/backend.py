@@ -98,3 +98,11 @@ class Backend(Protocol):
 
 class StateCorrupt(DubniumError):
     """A state file (runtime state, simulated world) is truncated or not in our format."""
+
+
+def iso_timestamp(wall_ns: int) -> str:
+    """An RFC 3339 UTC timestamp with milliseconds, for records and JSON output."""
+    from datetime import UTC, datetime
+
+    moment = datetime.fromtimestamp(wall_ns / 1e9, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

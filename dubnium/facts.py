@@ -346,7 +346,7 @@ class HostFacts:
     pressure: PressureFact | Unavailable
     slices: tuple[SliceFact, ...] | Unavailable
     paths: tuple[PathFact, ...] | Unavailable
-    vllm_profile: VllmProfile | None | Unavailable = None
+    vllm_profile: VllmProfile | Unavailable | None = None
 
     def slice_settings(self) -> dict[str, SliceSettings] | Unavailable:
         if isinstance(self.slices, Unavailable):

@@ -1,0 +1,353 @@
+"""The runtime state directory (seed 000 phase 0.5) and the transition lock.
+
+`RuntimeState` reads and writes the named files of `/run/mode-controller/` (`desired`,
+`current`, `last-transition.json`, `last-guards.json`, ... plus JSON twins) over a
+`StateStore`: `DirectoryStore` on disk (atomic writes: temp file, fsync, rename; the lock is
+an flock on the directory, so a dead holder's lock is freed by the kernel and its leftover
+record is recovered and reported), or `MemoryStore` for in-process campaigns. Called by the
+reconciler and the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from dubnium.backend import DubniumError, StateCorrupt
+from dubnium.facts import SliceSettings
+from dubnium.modes import Mode
+
+SCHEMA_VERSION = 1
+
+
+class LockBusy(DubniumError):
+    """Another transition holds the lock."""
+
+    def __init__(self, holder: Mapping[str, Any]) -> None:
+        self.holder = dict(holder)
+        who = f"pid {holder.get('pid', '?')}"
+        target = holder.get("target", "?")
+        since = holder.get("started_at", "?")
+        super().__init__(f"another transition holds the lock ({who}, to {target}, since {since})")
+
+
+@attrs.frozen
+class LockHolder:
+    pid: int
+    boot_id: str
+    started_at: str
+    target: str
+    attempt: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, **attrs.asdict(self)}
+
+
+class Lease(Protocol):
+    """A held lock; `recovered` is the record a dead holder left behind, if any."""
+
+    @property
+    def recovered(self) -> Mapping[str, Any] | None: ...
+
+    def release(self) -> None: ...
+
+
+class StateStore(Protocol):
+    def read(self, name: str) -> bytes | None: ...
+
+    def write(self, name: str, data: bytes) -> None: ...
+
+    def remove(self, name: str) -> None: ...
+
+    def acquire(self, holder: LockHolder) -> Lease:
+        """Take the lock or raise LockBusy."""
+        ...
+
+    def update_holder(self, holder: LockHolder) -> None: ...
+
+    def lock_held(self) -> Mapping[str, Any] | None:
+        """The live holder's record, or None when the lock is free."""
+        ...
+
+
+LOCK = "lock"
+
+
+def _parse_holder(data: bytes | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {"unparsable": data[:200].decode("utf-8", "replace")}
+    return value if isinstance(value, dict) else {"unparsable": str(value)[:200]}
+
+
+# ------------------------------------------------------------------ on disk
+
+
+class _DirLease:
+    def __init__(self, store: DirectoryStore, fd: int, recovered: dict[str, Any] | None) -> None:
+        self._store = store
+        self._fd = fd
+        self._recovered = recovered
+
+    @property
+    def recovered(self) -> Mapping[str, Any] | None:
+        return self._recovered
+
+    def release(self) -> None:
+        if self._fd < 0:
+            return
+        self._store.remove(LOCK)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = -1
+
+
+class DirectoryStore:
+    """Files in one directory, written atomically; the lock is an flock on the directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _ensure(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True, mode=0o755)
+        except OSError as exc:
+            raise DubniumError(
+                f"cannot create state directory {self.path}: {exc.strerror}"
+            ) from None
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return (self.path / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise DubniumError(f"cannot read {self.path / name}: {exc.strerror}") from None
+
+    def write(self, name: str, data: bytes) -> None:
+        self._ensure()
+        final = self.path / name
+        tmp = self.path / f".{name}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+            dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise DubniumError(f"cannot write {final}: {exc.strerror}") from None
+
+    def remove(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / name).unlink()
+
+    def acquire(self, holder: LockHolder) -> Lease:
+        self._ensure()
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise LockBusy(_parse_holder(self.read(LOCK))) from None
+            raise DubniumError(f"cannot lock {self.path}: {exc.strerror}") from None
+        leftover = self.read(LOCK)
+        recovered = _parse_holder(leftover) if leftover is not None else None
+        self.write(LOCK, _dump(holder.to_json()))
+        return _DirLease(self, fd, recovered)
+
+    def update_holder(self, holder: LockHolder) -> None:
+        """Rewrite the held lock's record (the boot id is known only after observing)."""
+        self.write(LOCK, _dump(holder.to_json()))
+
+    def lock_held(self) -> Mapping[str, Any] | None:
+        if not self.path.is_dir():
+            return None
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return _parse_holder(self.read(LOCK)) or {"pid": "?"}
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+
+# ------------------------------------------------------------------ in memory
+
+
+class _MemLease:
+    def __init__(self, store: MemoryStore, recovered: dict[str, Any] | None) -> None:
+        self._store = store
+        self._recovered = recovered
+        self.released = False
+
+    @property
+    def recovered(self) -> Mapping[str, Any] | None:
+        return self._recovered
+
+    def release(self) -> None:
+        if not self.released:
+            self._store.remove(LOCK)
+            self._store.holder_alive = None
+            self.released = True
+
+
+class MemoryStore:
+    """The same files as bytes in a dict (campaigns, tests). `alive` decides if the holder
+    recorded in `lock` still lives: the harness that simulates a killed controller says no."""
+
+    def __init__(self, alive: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
+        self.files: dict[str, bytes] = {}
+        self.alive = alive or (lambda holder: False)
+        self.holder_alive: LockHolder | None = None
+
+    def read(self, name: str) -> bytes | None:
+        return self.files.get(name)
+
+    def write(self, name: str, data: bytes) -> None:
+        self.files[name] = data
+
+    def remove(self, name: str) -> None:
+        self.files.pop(name, None)
+
+    def acquire(self, holder: LockHolder) -> Lease:
+        held = self.lock_held()
+        if held is not None:
+            raise LockBusy(held)
+        leftover = self.files.get(LOCK)
+        recovered = _parse_holder(leftover) if leftover is not None else None
+        self.files[LOCK] = _dump(holder.to_json())
+        self.holder_alive = holder
+        return _MemLease(self, recovered)
+
+    def update_holder(self, holder: LockHolder) -> None:
+        self.files[LOCK] = _dump(holder.to_json())
+        self.holder_alive = holder
+
+    def lock_held(self) -> Mapping[str, Any] | None:
+        leftover = self.files.get(LOCK)
+        if leftover is None:
+            return None
+        record = _parse_holder(leftover)
+        if self.holder_alive is not None or self.alive(record):
+            return record
+        return None
+
+
+# ------------------------------------------------------------------ typed files
+
+
+def _dump(value: Mapping[str, Any]) -> bytes:
+    return (json.dumps(value, sort_keys=True, indent=2) + "\n").encode()
+
+
+class RuntimeState:
+    """The named runtime files, typed. Corrupt files raise StateCorrupt naming the file."""
+
+    def __init__(self, store: StateStore, where: str = "") -> None:
+        self.store = store
+        self.where = where
+
+    def _name(self, name: str) -> str:
+        return f"{self.where}/{name}" if self.where else name
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        data = self.store.read(name)
+        if data is None:
+            return None
+        try:
+            value = json.loads(data)
+        except ValueError:
+            raise StateCorrupt(f"{self._name(name)}: truncated or not JSON") from None
+        if not isinstance(value, dict) or value.get("schema_version") != SCHEMA_VERSION:
+            raise StateCorrupt(
+                f"{self._name(name)}: not a Dubnium state file (schema_version "
+                f"{SCHEMA_VERSION} expected)"
+            )
+        return value
+
+    def write_json(self, name: str, value: Mapping[str, Any]) -> None:
+        self.store.write(name, _dump({"schema_version": SCHEMA_VERSION, **value}))
+
+    def read_desired(self) -> Mode | None:
+        """The desired mode; the plain-text file and its JSON twin must agree."""
+        text = self.store.read("desired")
+        if text is None:
+            return None
+        try:
+            mode = Mode.parse(text.decode("utf-8").strip())
+        except (UnicodeDecodeError, ValueError):
+            raise StateCorrupt(
+                f"{self._name('desired')}: expected one of "
+                f"{', '.join(m.value for m in Mode)}, found {text[:40]!r}"
+            ) from None
+        return mode
+
+    def write_desired(self, mode: Mode, at: str, by: str) -> None:
+        self.write_json("desired.json", {"desired": mode.value, "written_at": at, "by": by})
+        self.store.write("desired", f"{mode.value}\n".encode())
+
+    def write_current(self, observation_json: Mapping[str, Any]) -> None:
+        self.write_json("current.json", observation_json)
+        self.store.write("current", f"{observation_json['observed_state']}\n".encode())
+
+    def read_current(self) -> dict[str, Any] | None:
+        return self.read_json("current.json")
+
+    def last_transition(self) -> dict[str, Any] | None:
+        return self.read_json("last-transition.json")
+
+    def write_last_transition(self, record: Mapping[str, Any]) -> None:
+        self.write_json("last-transition.json", record)
+
+    def last_guards(self) -> dict[str, Any] | None:
+        return self.read_json("last-guards.json")
+
+    def write_last_guards(self, report: Mapping[str, Any]) -> None:
+        self.write_json("last-guards.json", report)
+
+    SAVED_SLICES = "studio-saved-slices.json"
+
+    def saved_slices(self) -> dict[str, SliceSettings] | None:
+        value = self.read_json(self.SAVED_SLICES)
+        if value is None:
+            return None
+        try:
+            return {
+                name: SliceSettings.from_json(settings)
+                for name, settings in value["slices"].items()
+            }
+        except (KeyError, AttributeError, TypeError, ValueError) as exc:
+            raise StateCorrupt(f"{self._name(self.SAVED_SLICES)}: {exc}") from None
+
+    def save_slices(self, slices: Mapping[str, SliceSettings], at: str) -> None:
+        self.write_json(
+            self.SAVED_SLICES,
+            {"saved_at": at, "slices": {k: v.to_json() for k, v in slices.items()}},
+        )
+
+    def forget_slices(self) -> None:
+        self.store.remove(self.SAVED_SLICES)
