@@ -1,0 +1,276 @@
+"""The live host: `HostBackend` implements `dubnium.backend.Backend` over real daemons.
+
+Constructed by the CLI (`mode --backend host`, composition root) with only the policy: the
+default system bus, /proc, and every session user's PipeWire. The test host
+(`tests/host/testhost.py`) and the contract suite construct it with the namespace's bus
+address and /proc, to observe a systemd booted in a PID+mount namespace from outside it.
+
+It is a composition of one adapter per concern (systemd, logind, PipeWire, NVML, /proc,
+notification), each of which translates its library's errors at its own edge; here each
+group of evidence that could not be read is carried as `Unavailable(reason)`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from backends.bus import BusError, SystemBus
+from backends.clock import RealClock
+from backends.logind import LogindAdapter
+from backends.notify import Notifier, NotifyOutcome
+from backends.nvml import NvmlAdapter, NvmlUnavailable
+from backends.pipewire import PipeWireAdapter
+from backends.procfs import ProcFs
+from backends.systemd import SystemdAdapter
+from dubnium.backend import BackendError, Clock
+from dubnium.facts import (
+    HostFacts,
+    SessionFact,
+    SliceFact,
+    SliceSettings,
+    Unavailable,
+    Units,
+    VllmProfile,
+)
+from dubnium.policy import SLICES, Policy
+
+_NAMESPACE_PROC = re.compile(r"^/proc/(\d+)/root/proc$")
+_INDICES_KEY = "DUBNIUM_GPU_INDICES"
+
+
+class HostBackend:
+    """`dubnium.backend.Backend` on the live host."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        system_bus: str | None = None,
+        proc_root: Path = Path("/proc"),
+        pipewire_runtime_dir: Path | None = None,
+        clock: Clock | None = None,
+        nvml: NvmlAdapter | None = None,
+    ) -> None:
+        self.policy = policy
+        self._clock = clock or RealClock()
+        self._bus = SystemBus(system_bus)
+        self._systemd = SystemdAdapter(self._bus)
+        self._logind = LogindAdapter(self._bus)
+        self._proc = ProcFs(proc_root)
+        self._pipewire = PipeWireAdapter(
+            runtime_dir=pipewire_runtime_dir, fs_root=self._proc.fs_root
+        )
+        self._nvml = nvml or NvmlAdapter()
+        match = _NAMESPACE_PROC.match(str(proc_root))
+        prefix = ("nsenter", "-t", match.group(1), "-p", "-m", "--") if match else ()
+        self._notifier = Notifier(fs_root=self._proc.fs_root, command_prefix=prefix)
+        self.last_notifications: tuple[NotifyOutcome, ...] = ()
+
+    @classmethod
+    def for_namespace(cls, policy: Policy, pid: int, **kwargs: Any) -> HostBackend:
+        """The host whose PID 1 is `pid` in our PID namespace (the test host)."""
+        root = Path(f"/proc/{pid}/root")
+        return cls(
+            policy,
+            system_bus=f"unix:path={root}/run/dbus/system_bus_socket",
+            proc_root=root / "proc",
+            **kwargs,
+        )
+
+    @property
+    def name(self) -> str:
+        return "host"
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    # ------------------------------------------------------------------ observation
+
+    def observe(self) -> HostFacts:
+        policy = self.policy
+        units: Units | Unavailable
+        slices: tuple[SliceFact, ...] | Unavailable
+        try:
+            units, slices = self._systemd.read(policy.units.all(), SLICES)
+        except BusError as exc:
+            units = slices = Unavailable(f"systemd: {exc}")
+        sessions: tuple[SessionFact, ...] | Unavailable
+        try:
+            sessions, uids = self._logind.read()
+        except BusError as exc:
+            sessions, uids = Unavailable(f"logind: {exc}"), {}
+        leaders = (
+            {} if isinstance(sessions, Unavailable) else {s.leader: s.id for s in sessions}
+        )
+        names = policy.processes
+        interesting = (
+            *names.compositor, *names.reaper, *names.jack, *policy.thresholds.user_job_names
+        )
+        session_uids = (
+            [] if isinstance(sessions, Unavailable)
+            else [uids[s.id] for s in sessions if s.state != "closing" and s.id in uids]
+        )
+        return HostFacts(
+            observed_at_ns=self._clock.wall_ns(),
+            boot_id=self._proc.boot_id(),
+            units=units,
+            sessions=sessions,
+            processes=self._proc.processes(interesting, leaders),
+            audio=self._pipewire.read(session_uids),
+            gpus=self._nvml.read(),
+            load=self._proc.load(),
+            memory=self._proc.memory(),
+            pressure=self._proc.pressure(),
+            slices=slices,
+            paths=self._proc.paths(
+                (
+                    policy.paths.state_dir,
+                    str(Path(policy.paths.audit_log).parent),
+                    policy.paths.model_store,
+                )
+            ),
+            vllm_profile=self._read_profile(),
+        )
+
+    # ------------------------------------------------------------------ actions
+
+    def start_unit(self, name: str) -> None:
+        self._systemd.start(name)
+
+    def stop_unit(self, name: str) -> None:
+        self._systemd.stop(name)
+
+    def isolate(self, target: str) -> None:
+        self._systemd.isolate(target)
+
+    def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
+        self._systemd.set_slice(slice_name, settings)
+
+    def terminate_session(self, session_id: str) -> None:
+        self._logind.terminate(session_id)
+
+    def notify_user(self, summary: str, body: str) -> None:
+        try:
+            sessions, _ = self._logind.read()
+        except BusError:
+            self.last_notifications = ()
+            return
+        self.last_notifications = self._notifier.notify(sessions, summary, body)
+
+    def write_vllm_profile(self, profile: VllmProfile) -> None:
+        """Atomically (temp file, fsync, rename) write the profile's EnvironmentFile."""
+        target = self._proc.host_path(self.policy.vllm.profile_path)
+        text = profile.to_env() + f"{_INDICES_KEY}={','.join(map(str, profile.gpu_indices))}\n"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".vllm-profile.", dir=target.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise BackendError(
+                f"cannot write the vLLM profile {self.policy.vllm.profile_path}: {exc.strerror}"
+            ) from None
+
+    def _read_profile(self) -> VllmProfile | Unavailable | None:
+        path = self._proc.host_path(self.policy.vllm.profile_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return Unavailable(f"vLLM profile {self.policy.vllm.profile_path}: {exc.strerror}")
+        return parse_profile(text, self.policy.vllm.profile_path)
+
+    # ------------------------------------------------------------------ doctor
+
+    def describe(self) -> Mapping[str, object]:
+        facts = self.observe()
+        missing = facts.unavailable()
+        groups = [f.name for f in attrs.fields(HostFacts) if f.name not in ("observed_at_ns",)]
+        versions: dict[str, str] = {}
+        try:
+            versions["systemd"] = self._systemd.version()
+        except BusError as exc:
+            versions["systemd"] = f"unknown ({exc})"
+        versions.update(self._pipewire.versions())
+        try:
+            info = self._nvml.info()
+            versions["nvidia_driver"] = info.driver_version
+            versions["nvml"] = info.nvml_version
+        except NvmlUnavailable as exc:
+            versions["nvidia_driver"] = f"unavailable ({exc.reason})"
+        return {
+            "backend": self.name,
+            "observable": [g for g in groups if g not in missing],
+            "unavailable": missing,
+            "versions": versions,
+            "gpu_topology": gpu_topology(self.policy, facts),
+            "sources": {
+                "system_bus": self._bus.address or "default system bus",
+                "proc_root": str(self._proc.proc_root),
+                "pipewire": "per session user: /run/user/<uid>/pipewire-0",
+            },
+        }
+
+
+def parse_profile(text: str, where: str) -> VllmProfile | Unavailable:
+    """The profile written by `write_vllm_profile` (an EnvironmentFile) read back."""
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not key.startswith("#"):
+            values[key.strip()] = value.strip()
+    name = values.get("DUBNIUM_VLLM_PROFILE")
+    if not name:
+        return Unavailable(f"vLLM profile {where}: no DUBNIUM_VLLM_PROFILE")
+    uuids = tuple(u for u in values.get("CUDA_VISIBLE_DEVICES", "").split(",") if u)
+    try:
+        indices = tuple(int(i) for i in values.get(_INDICES_KEY, "").split(",") if i)
+    except ValueError:
+        return Unavailable(f"vLLM profile {where}: malformed {_INDICES_KEY}")
+    return VllmProfile(name=name, gpu_uuids=uuids, gpu_indices=indices)
+
+
+def gpu_topology(policy: Policy, facts: HostFacts) -> dict[str, object]:
+    """The GPUs NVML sees against `policy.hardware` (for `mode doctor`)."""
+    hw = policy.hardware
+    configured = {
+        "present_gpus": list(hw.present_gpus),
+        "display_gpu": hw.display_gpu,
+        "compute_gpus": list(hw.compute_gpus),
+        "planned_gpu_count": hw.planned_gpu_count,
+    }
+    if isinstance(facts.gpus, Unavailable):
+        return {"configured": configured, "seen": None, "matches": None,
+                "problems": [f"GPUs not observable: {facts.gpus.reason}"]}
+    seen = [
+        {"index": g.index, "uuid": g.uuid, "name": g.name, "memory_total_mib": g.memory_total_mib}
+        for g in facts.gpus
+    ]
+    indices = {g.index for g in facts.gpus}
+    problems = [f"configured GPU {i} not seen" for i in hw.present_gpus if i not in indices]
+    problems += [f"GPU {i} seen but not configured" for i in sorted(indices)
+                 if i not in hw.present_gpus]
+    return {"configured": configured, "seen": seen, "matches": not problems,
+            "problems": problems}

@@ -1,0 +1,132 @@
+"""NVML through nvidia-ml-py: per-GPU UUID, memory, graphics/compute processes, utilisation.
+
+Called by `backends.host.HostBackend` (observe, describe). Every read is one
+`nvmlInit` … `nvmlShutdown` bracket (`_session()`, the adapter's edge): any `NVMLError`
+becomes `Unavailable` with NVML's error value and text (no driver: value 12,
+"NVML Shared Library Not Found"). A per-device detail NVML does not support (utilisation
+on some boards, per-process memory) is recorded as None, not as a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
+
+import attrs
+import pynvml
+
+from dubnium.facts import GpuFact, GpuProcess, GpuProcessKind, Unavailable
+
+T = TypeVar("T")
+_MIB = 1 << 20
+
+
+class NvmlUnavailable(Exception):
+    """NVML could not be used; `reason` says why, with NVML's error value."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_error(exc: pynvml.NVMLError) -> str:
+    value = getattr(exc, "value", None)
+    return f"NVML error {value}: {exc}"
+
+
+@contextmanager
+def _session() -> Iterator[None]:
+    """nvmlInit … nvmlShutdown; NVMLError becomes NvmlUnavailable (the adapter's edge)."""
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        raise NvmlUnavailable(describe_error(exc)) from None
+    try:
+        yield
+    except pynvml.NVMLError as exc:
+        raise NvmlUnavailable(describe_error(exc)) from None
+    finally:
+        with suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()
+
+
+@attrs.frozen
+class NvmlInfo:
+    driver_version: str
+    nvml_version: str
+    gpus: tuple[GpuFact, ...]
+
+
+class NvmlAdapter:
+    """The NVIDIA GPUs of this host, as NVML sees them."""
+
+    def read(self) -> tuple[GpuFact, ...] | Unavailable:
+        try:
+            return self.info().gpus
+        except NvmlUnavailable as exc:
+            return Unavailable(exc.reason)
+
+    def info(self) -> NvmlInfo:
+        """Driver version and every GPU. Raises NvmlUnavailable."""
+        with _session():
+            driver = _str(pynvml.nvmlSystemGetDriverVersion())
+            version = _str(pynvml.nvmlSystemGetNVMLVersion())
+            count = pynvml.nvmlDeviceGetCount()
+            gpus = tuple(_gpu(i) for i in range(count))
+        return NvmlInfo(driver, version, gpus)
+
+
+def _gpu(index: int) -> GpuFact:
+    handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+    memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+    processes = _processes(
+        handle, pynvml.nvmlDeviceGetGraphicsRunningProcesses, GpuProcessKind.GRAPHICS
+    ) + _processes(handle, pynvml.nvmlDeviceGetComputeRunningProcesses, GpuProcessKind.COMPUTE)
+    utilization = _optional(lambda: int(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu))
+    return GpuFact(
+        index=index,
+        uuid=_str(pynvml.nvmlDeviceGetUUID(handle)),
+        name=_str(pynvml.nvmlDeviceGetName(handle)),
+        memory_used_mib=int(memory.used) // _MIB,
+        memory_total_mib=int(memory.total) // _MIB,
+        processes=processes,
+        utilization_pct=utilization,
+    )
+
+
+def _processes(
+    handle: Any, fetch: Callable[[Any], list[Any]], kind: GpuProcessKind
+) -> tuple[GpuProcess, ...]:
+    out = []
+    for proc in fetch(handle):
+        used = getattr(proc, "usedGpuMemory", None)
+        out.append(
+            GpuProcess(
+                pid=int(proc.pid),
+                name=_process_name(int(proc.pid)),
+                kind=kind,
+                used_mib=None if used is None else int(used) // _MIB,
+            )
+        )
+    return tuple(out)
+
+
+def _process_name(pid: int) -> str:
+    try:
+        return _str(pynvml.nvmlSystemGetProcessName(pid))
+    except pynvml.NVMLError:
+        return ""
+
+
+def _optional(read: Callable[[], T]) -> T | None:
+    try:
+        return read()
+    except pynvml.NVMLError_NotSupported:
+        return None
+
+
+def _str(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
