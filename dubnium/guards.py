@@ -194,9 +194,10 @@ def gpu_display_released(facts: HostFacts, policy: Policy, target: Mode) -> Verd
         return check.error(release.reason)
     if release.status is ev.ReleaseStatus.RELEASED:
         return check.passed(f"display GPU {release.gpu_index} released: {release.reason}",
-                            **release.to_json())
+                            release=release.to_json())
     return check.blocked(
-        f"display GPU {release.gpu_index} not released: {release.reason}", **release.to_json()
+        f"display GPU {release.gpu_index} not released: {release.reason}",
+        release=release.to_json(),
     )
 
 
