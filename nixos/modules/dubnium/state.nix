@@ -1,0 +1,27 @@
+# Runtime and configuration state (seed 002 state.nix, seed 000 phase 0.5):
+# /etc/dubnium/config.json — the policy file dubnium/policy.py loads, generated from the
+# options by nixos/lib/config-json.nix; the runtime state directory (root-owned, readable);
+# capability-placement.json and hardware-topology.json linked into it; the audit log's
+# directory and the model store, created so persistence_paths_ready can pass.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkIf;
+  cfg = config.dubnium;
+  json = pkgs.formats.json { };
+  runtimeFiles = import ../../lib/runtime-files.nix cfg;
+  modelOwner = if cfg.vllm.enable then "vllm" else "root";
+in
+{
+  config = mkIf cfg.enable {
+    environment.etc."dubnium/config.json".source =
+      json.generate "dubnium-config.json" (import ../../lib/config-json.nix cfg);
+
+    systemd.tmpfiles.rules = [
+      "d ${cfg.paths.stateDir} 0755 root root - -"
+      "d ${dirOf cfg.paths.auditLog} 0750 root root - -"
+      "d ${cfg.paths.modelStore} 0750 ${modelOwner} ${modelOwner} - -"
+    ] ++ lib.mapAttrsToList
+      (name: value: "L+ ${cfg.paths.stateDir}/${name} - - - - ${json.generate "dubnium-${name}" value}")
+      runtimeFiles;
+  };
+}
