@@ -1,0 +1,137 @@
+"""`SimBackend`: the controller's view of a simulated `World`, through the Backend protocol.
+
+Built by `World.backend()`; handed to the reconciler by the `mode` CLI (via
+`simulator.persist.SimSession`), the Gherkin steps and the fault campaigns. `observe()` builds
+`HostFacts` straight from the models' cached facts (no JSON, no copies), so a campaign can
+observe tens of thousands of times a second; a group the world marks unavailable is carried
+as `Unavailable(reason)`. Actions queue jobs and return at once, as the real ones do; an
+`ActionFault` injected into the world can make one fail, time out after taking effect, or
+report success while doing nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from dubnium.backend import BackendError, Clock
+from dubnium.facts import HostFacts, SliceFact, SliceSettings, Unavailable, VllmProfile
+from simulator.world import FaultEffect, World
+
+
+class SimBackend:
+    """`dubnium.backend.Backend` over one World."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._slices: tuple[SliceFact, ...] | None = None
+        self._slice_key: tuple[SliceSettings | None, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return "sim"
+
+    @property
+    def clock(self) -> Clock:
+        return self.world.clock
+
+    # ----------------------------------------------------------------- observation
+
+    def observe(self) -> HostFacts:
+        w = self.world
+        now = w.scheduler.now_ns
+        w.recorder.observed(now)
+        facts = HostFacts(
+            observed_at_ns=now,
+            boot_id=w.boot_id,
+            units=w.systemd.facts(),
+            sessions=w.logind.facts(),
+            processes=w.processes.facts(now),
+            audio=w.audio.facts(),
+            gpus=tuple(g.fact() for g in w.gpus.values()),
+            load=w.host.load,
+            memory=w.host.memory,
+            pressure=w.host.pressure,
+            slices=self._slice_facts(),
+            paths=w.host.paths_fact(),
+            vllm_profile=w.vllm.profile,
+        )
+        if not w.unavailable:
+            return facts
+        missing: dict[str, Any] = {group: Unavailable(reason)
+                                   for group, reason in w.unavailable.items()}
+        return attrs.evolve(facts, **missing)
+
+    def _slice_facts(self) -> tuple[SliceFact, ...]:
+        units = self.world.systemd.units
+        key = tuple(u.settings for u in units.values())
+        if self._slices is None or key != self._slice_key:
+            self._slices = tuple(SliceFact(name, u.settings) for name, u in units.items()
+                                 if u.settings is not None)
+            self._slice_key = key
+        return self._slices
+
+    # ----------------------------------------------------------------- actions
+
+    def _act(self, action: str, target: str, args: Mapping[str, Any],
+             effect: Callable[[], None]) -> None:
+        w = self.world
+        w.recorder.action(w.now_ns, action, args)
+        fault = w.take_action_fault(action, target)
+        if fault is None:
+            effect()
+            return
+        if fault.effect is FaultEffect.IGNORED:
+            return
+        if fault.effect is FaultEffect.TIMEOUT:
+            effect()
+            raise BackendError(f"{action} {target}: Connection timed out", temporary=True)
+        raise BackendError(f"{action} {target}: injected failure", temporary=fault.temporary)
+
+    def start_unit(self, name: str) -> None:
+        self._act("start_unit", name, {"unit": name}, lambda: self.world.systemd.start(name))
+
+    def stop_unit(self, name: str) -> None:
+        self._act("stop_unit", name, {"unit": name}, lambda: self.world.systemd.stop(name))
+
+    def isolate(self, target: str) -> None:
+        self._act("isolate", target, {"unit": target},
+                  lambda: self.world.systemd.isolate(target))
+
+    def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
+        """Replace the slice's runtime settings: a None field resets that property."""
+        self._act("set_slice_properties", slice_name,
+                  {"slice": slice_name, **settings.to_json()},
+                  lambda: self.world.systemd.set_slice(slice_name, settings))
+
+    def terminate_session(self, session_id: str) -> None:
+        self._act("terminate_session", session_id, {"session": session_id},
+                  lambda: self.world.terminate_session(session_id))
+
+    def notify_user(self, summary: str, body: str) -> None:
+        with contextlib.suppress(Exception):  # best effort by contract: never raises
+            self.world.notify(summary, body)
+
+    def write_vllm_profile(self, profile: VllmProfile) -> None:
+        def write() -> None:
+            self.world.vllm.profile = profile
+
+        self._act("write_vllm_profile", profile.name, profile.to_json(), write)
+
+    def describe(self) -> Mapping[str, object]:
+        w = self.world
+        return {
+            "backend": "sim",
+            "seed": w.seed,
+            "boot_id": w.boot_id,
+            "virtual_time_s": w.now_ns / 1e9,
+            "gpus": [{"index": g.spec.index, "uuid": g.spec.uuid, "name": g.spec.name,
+                      "release": g.release.kind.value} for g in w.gpus.values()],
+            "units": sorted(w.systemd.units),
+            "unavailable": dict(w.unavailable),
+            "can_see": ["units", "sessions", "processes", "audio", "gpus", "load", "memory",
+                        "pressure", "slices", "paths", "vllm_profile"],
+        }

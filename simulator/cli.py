@@ -1,0 +1,313 @@
+"""`mode-sim`: create and change the simulated workstation from the shell.
+
+A thin typer layer over `simulator.world.World` and `simulator.persist.WorldFile`: each verb
+loads the world from `--state-dir`, calls one world method, and saves it. The `mode` CLI
+(with `--backend sim`) drives the same world file. Errors are one line on stderr with a
+stable exit code from `dubnium.codes.ExitCode` (usage 2, backend unavailable 4, config
+invalid 6, state corrupt 7), never a traceback. Room is left for the `campaign` and `replay`
+verbs of the fault-injection work: they add commands here over their own functions.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import click
+import typer
+
+from dubnium.backend import BackendError, BackendUnavailable, DubniumError, StateCorrupt
+from dubnium.codes import ExitCode
+from dubnium.policy import ConfigError, load_policy
+from simulator.gpu import ReleaseKind
+from simulator.persist import WorldFile, world_json_text
+from simulator.world import World, WorldError
+
+DEFAULT_STATE_DIR = Path("~/.local/state/dubnium/sim")
+
+app = typer.Typer(
+    name="mode-sim",
+    help="Create and change the simulated Dubnium workstation (the world `mode` drives).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+audio_app = typer.Typer(help="Audio streams (PipeWire).", no_args_is_help=True)
+jack_app = typer.Typer(help="JACK clients.", no_args_is_help=True)
+reaper_app = typer.Typer(help="The REAPER process.", no_args_is_help=True)
+session_app = typer.Typer(help="logind sessions.", no_args_is_help=True)
+job_app = typer.Typer(help="Long-running user jobs (builds).", no_args_is_help=True)
+gpu_app = typer.Typer(help="GPU behaviour.", no_args_is_help=True)
+load_app = typer.Typer(help="CPU load.", no_args_is_help=True)
+memory_app = typer.Typer(help="RAM.", no_args_is_help=True)
+for _name, _sub in (("audio", audio_app), ("jack", jack_app), ("reaper", reaper_app),
+                    ("session", session_app), ("job", job_app), ("gpu", gpu_app),
+                    ("load", load_app), ("memory", memory_app)):
+    app.add_typer(_sub, name=_name)
+
+
+class SessionType(StrEnum):
+    WAYLAND = "wayland"
+    X11 = "x11"
+    TTY = "tty"
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    state_dir: Annotated[Path, typer.Option(
+        "--state-dir", envvar="DUBNIUM_STATE_DIR",
+        help="Where the world file (sim-world.json) lives.")] = DEFAULT_STATE_DIR,
+) -> None:
+    ctx.obj = WorldFile(state_dir.expanduser())
+
+
+def _file() -> WorldFile:
+    obj = click.get_current_context().obj
+    assert isinstance(obj, WorldFile)
+    return obj
+
+
+def _fail(code: ExitCode, message: str) -> NoReturn:
+    typer.echo(f"mode-sim: {message}", err=True)
+    raise typer.Exit(int(code))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Map Dubnium's errors to one line and their exit code."""
+    try:
+        yield
+    except (WorldError, ValueError) as exc:
+        _fail(ExitCode.USAGE, str(exc))
+    except ConfigError as exc:
+        _fail(ExitCode.CONFIG_INVALID, str(exc))
+    except StateCorrupt as exc:
+        _fail(ExitCode.STATE_CORRUPT, str(exc))
+    except BackendUnavailable as exc:
+        _fail(ExitCode.BACKEND_UNAVAILABLE, str(exc))
+    except (BackendError, DubniumError, OSError) as exc:
+        _fail(ExitCode.ERROR, str(exc))
+
+
+def _change(action: Callable[[World], str]) -> None:
+    """Load the world, apply `action`, save, print what it says."""
+    file = _file()
+    with _errors(), file.locked():
+        world = file.load()
+        message = action(world)
+        file.save(world)
+    typer.echo(message)
+
+
+# --------------------------------------------------------------------------- verbs
+
+
+@app.command()
+def create(
+    seed: Annotated[int, typer.Option(help="The root seed.")] = 0,
+    gpus: Annotated[int | None, typer.Option(
+        min=1, max=2, help="1 or 2 GPUs (default: the policy's count, 2).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="Policy file (JSON, the /etc/dubnium/config.json schema).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing world.")] = False,
+) -> None:
+    """Create a world booted to desktop: the owner's session up, the compositor on GPU 0."""
+    file = _file()
+    with _errors(), file.locked():
+        if file.exists() and not force:
+            raise WorldError(f"a simulated world already exists at {file.path}; "
+                             "use --force to replace it")
+        policy = load_policy(config) if config is not None else None
+        world = World.create(seed, gpus=gpus, policy=policy)
+        file.save(world)
+    typer.echo(f"created world (seed {seed}, {len(world.gpus)} GPU(s)) at {file.path}")
+
+
+@audio_app.command("start")
+def audio_start(name: str) -> None:
+    """An application starts playing audio."""
+    _change(lambda w: f"audio stream {name} playing (pid {w.start_audio_stream(name)})")
+
+
+@audio_app.command("stop")
+def audio_stop(name: str) -> None:
+    """The application playing NAME exits."""
+    def act(w: World) -> str:
+        w.stop_audio_stream(name)
+        return f"audio stream {name} stopped"
+
+    _change(act)
+
+
+@jack_app.command("start")
+def jack_start(name: str) -> None:
+    """A JACK client starts."""
+    _change(lambda w: f"JACK client {name} running (pid {w.start_jack_client(name)})")
+
+
+@jack_app.command("stop")
+def jack_stop(name: str) -> None:
+    """The JACK client NAME exits."""
+    def act(w: World) -> str:
+        w.stop_jack_client(name)
+        return f"JACK client {name} stopped"
+
+    _change(act)
+
+
+@reaper_app.command("start")
+def reaper_start() -> None:
+    """REAPER starts."""
+    _change(lambda w: f"REAPER running (pid {w.start_reaper()})")
+
+
+@reaper_app.command("stop")
+def reaper_stop() -> None:
+    """REAPER exits."""
+    def act(w: World) -> str:
+        w.stop_reaper()
+        return "REAPER stopped"
+
+    _change(act)
+
+
+@session_app.command("add")
+def session_add(
+    type_: Annotated[SessionType, typer.Option("--type")] = SessionType.TTY,
+    user: Annotated[str, typer.Option()] = "owner",
+) -> None:
+    """Someone logs in (tty/ssh, or a second graphical session)."""
+    _change(lambda w: f"session {w.add_session(type_.value, user)} ({type_.value}, {user})")
+
+
+@session_app.command("remove")
+def session_remove(session_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """The session ID ends now (its processes exit)."""
+    def act(w: World) -> str:
+        w.remove_session(session_id)
+        return f"session {session_id} removed"
+
+    _change(act)
+
+
+@job_app.command("add")
+def job_add(
+    comm: str,
+    runtime_s: Annotated[float, typer.Option(help="How long it has been running.")] = 3600.0,
+) -> None:
+    """A long-running user job (e.g. cargo) that started RUNTIME_S seconds ago."""
+    _change(lambda w: f"user job {comm} running (pid {w.add_user_job(comm, runtime_s)})")
+
+
+@job_app.command("remove")
+def job_remove(comm: str) -> None:
+    """Every user job called COMM ends."""
+    def act(w: World) -> str:
+        w.remove_user_job(comm)
+        return f"user job {comm} ended"
+
+    _change(act)
+
+
+@gpu_app.command("release")
+def gpu_release(
+    index: int,
+    behaviour: ReleaseKind,
+    delay_s: Annotated[float, typer.Option(help="delayed: seconds until freed.")] = 5.0,
+    residual_mib: Annotated[int, typer.Option(help="partial: MiB that stay held.")] = 512,
+) -> None:
+    """How GPU INDEX releases the compositor's memory when it exits."""
+    def act(w: World) -> str:
+        value = w.set_gpu_release(index, behaviour, delay_s=delay_s, residual_mib=residual_mib)
+        detail = {ReleaseKind.DELAYED: f" after {value.delay_s} s",
+                  ReleaseKind.PARTIAL: f", {value.residual_mib} MiB stay"}.get(value.kind, "")
+        return f"GPU {index} releases {value.kind.value}{detail}"
+
+    _change(act)
+
+
+@load_app.command("set")
+def load_set(
+    load1: float,
+    load5: Annotated[float | None, typer.Option()] = None,
+    load15: Annotated[float | None, typer.Option()] = None,
+    cpus: Annotated[int | None, typer.Option(min=1)] = None,
+) -> None:
+    """Set the load averages (5 and 15 follow LOAD1 unless given)."""
+    def act(w: World) -> str:
+        w.set_load(load1, load5, load15, cpus)
+        load = w.host.load
+        return f"load {load.load1} {load.load5} {load.load15} on {load.cpus} CPUs"
+
+    _change(act)
+
+
+@memory_app.command("fill")
+def memory_fill(mib: int) -> None:
+    """Something takes MIB of RAM."""
+    def act(w: World) -> str:
+        w.fill_memory(mib)
+        return f"{w.host.memory.available_mib} MiB of {w.host.memory.total_mib} available"
+
+    _change(act)
+
+
+@memory_app.command("set")
+def memory_set(available_mib: int) -> None:
+    """Set the available RAM."""
+    def act(w: World) -> str:
+        w.set_memory(available_mib)
+        return f"{w.host.memory.available_mib} MiB of {w.host.memory.total_mib} available"
+
+    _change(act)
+
+
+@app.command()
+def advance(seconds: float) -> None:
+    """Let SECONDS of virtual time pass (pending jobs, logins, releases happen)."""
+    def act(w: World) -> str:
+        count = w.advance(seconds)
+        return f"t = {w.now_ns / 1e9:.3f} s ({count} event(s) ran)"
+
+    _change(act)
+
+
+@app.command()
+def reboot() -> None:
+    """Reboot: every process gone, the boot target started, runtime state lost."""
+    def act(w: World) -> str:
+        w.reboot()
+        return f"rebooted (boot {w.boot_count}, boot id {w.boot_id})"
+
+    _change(act)
+
+
+@app.command()
+def show(as_json: Annotated[bool, typer.Option("--json", help="The whole world.")] = False,
+         ) -> None:
+    """Print the world: a summary, or with --json everything (pending events included)."""
+    file = _file()
+    with _errors():
+        world = file.load()
+    if as_json:
+        typer.echo(world_json_text(world))
+        return
+    for key, value in world.summary().items():
+        text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        typer.echo(f"{key}: {text or '-'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script `mode-sim`."""
+    try:
+        app(args=argv, prog_name="mode-sim")
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: still one line, never a traceback
+        print(f"mode-sim: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(int(ExitCode.ERROR))

@@ -1,0 +1,64 @@
+"""A Station: one simulated world with the real controller wired to it, in one process.
+
+Used by the Gherkin steps (tests/bdd), the hypothesis state machine (tests/stateful) and the
+fault campaigns: they all drive the same world API and the same `Reconciler` the `mode` CLI
+uses. The runtime state and the audit log live in memory (`MemoryStore`, `MemoryAuditLog`) so
+that thousands of transitions a second are possible; their bytes are the same as on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from dubnium.audit import MemoryAuditLog
+from dubnium.modes import Mode
+from dubnium.observe import Observation
+from dubnium.policy import Policy, default_policy
+from dubnium.reconcile import Reconciler, Reporter, Result
+from dubnium.state import MemoryStore, RuntimeState
+from simulator.world import World
+
+CONTROLLER_PID = 4100
+
+
+@attrs.define
+class Station:
+    world: World
+    policy: Policy
+    store: MemoryStore = attrs.field(factory=MemoryStore)
+    audit: MemoryAuditLog = attrs.field(factory=MemoryAuditLog)
+    reporter: Reporter | None = None
+    pid: int = CONTROLLER_PID
+
+    @classmethod
+    def create(cls, seed: int = 0, gpus: int = 2, policy: Policy | None = None) -> Station:
+        chosen = policy or default_policy()
+        if gpus == 1 and policy is None:
+            from dubnium.policy import Hardware
+
+            chosen = attrs.evolve(chosen, hardware=Hardware((0,), 0, (0,), 2))
+        world = World.create(seed=seed, gpus=gpus, policy=chosen)
+        return cls(world, world.policy)
+
+    @property
+    def state(self) -> RuntimeState:
+        return RuntimeState(self.store)
+
+    def controller(self, pid: int | None = None) -> Reconciler:
+        return Reconciler(self.world.backend(), self.policy, self.state, self.audit,
+                          pid=pid or self.pid, reporter=self.reporter)
+
+    def request(self, mode: Mode) -> Result:
+        return self.controller().request(mode)
+
+    def boot(self) -> Result:
+        return self.controller().boot()
+
+    def observe(self) -> Observation:
+        return self.controller().observe()[1]
+
+    def records(self) -> list[Mapping[str, Any]]:
+        return [e.record for e in self.audit.entries() if e.record is not None]
