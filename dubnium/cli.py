@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 
 from dubnium.audit import AuditLog, FileAuditLog
@@ -158,9 +157,8 @@ def _default_backend() -> str:
     return "host" if DEFAULT_CONFIG_PATH.exists() else "sim"
 
 
-def _ctx() -> Context:
-    ctx = click.get_current_context()
-    obj = ctx.obj
+def _ctx(tctx: typer.Context) -> Context:
+    obj = tctx.obj
     assert isinstance(obj, Context)
     return obj
 
@@ -259,11 +257,12 @@ def _current_exit(obs: Observation) -> int:
 
 @app.command()
 def request(
+    tctx: typer.Context,
     mode: Annotated[str, typer.Argument(help="desktop, studio-local or compute")],
     as_json: JsonOpt = False,
 ) -> None:
     """Switch to MODE now: guarded, locked, synchronous; success only when observed."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     target = _mode(mode)
     with ctx.mutating("request"):
         result = ctx.reconciler().request(target, by="mode request")
@@ -273,11 +272,12 @@ def request(
 
 @app.command()
 def reconcile(
+    tctx: typer.Context,
     target: Annotated[str | None, typer.Option("--target", help="Mode to converge to.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Converge the host to the desired mode (or --target)."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     wanted = _mode(target) if target else None
     with ctx.mutating("reconcile"):
         result = ctx.reconciler().reconcile(wanted)
@@ -286,9 +286,10 @@ def reconcile(
 
 
 @app.command()
-def boot(as_json: JsonOpt = False) -> None:
+def boot(
+    tctx: typer.Context,as_json: JsonOpt = False) -> None:
     """Boot normalisation: desired becomes the boot default (desktop) and is reconciled."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     with ctx.mutating("boot"):
         result = ctx.reconciler().boot()
     _emit(as_json, dict(result.record), _result_text(result))
@@ -297,12 +298,13 @@ def boot(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def current(
+    tctx: typer.Context,
     refresh: Annotated[bool, typer.Option("--refresh",
                                           help="Also rewrite the recorded current files.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """The current state, derived from evidence now (never from desired)."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     if refresh:
         ctx.require_root("current --refresh")
     _, obs = ctx.reconciler().observe()
@@ -317,9 +319,10 @@ def current(
 
 
 @app.command()
-def desired(as_json: JsonOpt = False) -> None:
+def desired(
+    tctx: typer.Context,as_json: JsonOpt = False) -> None:
     """The desired mode (intent), as last written by a request."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     runtime = ctx.runtime
     mode = runtime.read_desired()
     twin = runtime.read_json("desired.json")
@@ -328,9 +331,10 @@ def desired(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def status(as_json: JsonOpt = False) -> None:
+def status(
+    tctx: typer.Context,as_json: JsonOpt = False) -> None:
     """Desired, current, last transition, blocking guards, capability placement."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     runtime = ctx.runtime
     rec = ctx.reconciler()
     _, obs = rec.observe()
@@ -370,9 +374,10 @@ def status(as_json: JsonOpt = False) -> None:
 
 
 @app.command(name="dry-run")
-def dry_run(mode: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+def dry_run(
+    tctx: typer.Context,mode: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Print the plan a request for MODE would run now, without running it."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     target = _mode(mode)
     obs, plan, _ = ctx.reconciler().preview(target)
     lines = [f"from {obs.state.value} to {target.value}"]
@@ -386,10 +391,11 @@ def dry_run(mode: Annotated[str, typer.Argument()], as_json: JsonOpt = False) ->
 
 @app.command()
 def explain(
+    tctx: typer.Context,
     mode: Annotated[str | None, typer.Argument()] = None, as_json: JsonOpt = False
 ) -> None:
     """Why the host is in its current state; with MODE, the plan and live guard verdicts."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     rec = ctx.reconciler()
     if mode is None:
         _, obs = rec.observe()
@@ -416,9 +422,10 @@ def explain(
 
 
 @app.command()
-def guards(target: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+def guards(
+    tctx: typer.Context,target: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Evaluate the guards a request for TARGET would check; exit with the first block."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     mode = _mode(target)
     _, plan, reports = ctx.reconciler().preview(mode)
     merged = GuardReport(mode, tuple(v for r in reports for v in r.verdicts))
@@ -431,10 +438,11 @@ def guards(target: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -
 
 @app.command()
 def history(
+    tctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 20, as_json: JsonOpt = False
 ) -> None:
     """The last transition attempts from the audit log (newest last)."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     entries = list(ctx.audit.entries())[-limit:]
     data = [e.record if e.record is not None else {"damaged_line": e.line_no, "raw": e.raw}
             for e in entries]
@@ -450,9 +458,10 @@ def history(
 
 
 @app.command(name="last-transition")
-def last_transition(as_json: JsonOpt = False) -> None:
+def last_transition(
+    tctx: typer.Context,as_json: JsonOpt = False) -> None:
     """The record of the last transition attempt."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     last = ctx.runtime.last_transition()
     if last is None:
         _emit(as_json, {}, "no transition recorded")
@@ -464,9 +473,10 @@ def last_transition(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def doctor(as_json: JsonOpt = False) -> None:
+def doctor(
+    tctx: typer.Context,as_json: JsonOpt = False) -> None:
     """What this backend can observe, what it cannot and why; config and state health."""
-    ctx = _ctx()
+    ctx = _ctx(tctx)
     policy = ctx.policy
     backend = ctx.backend
     facts = backend.observe()
@@ -525,7 +535,7 @@ def _fail(code: int, message: str) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: map every error to one line and its exit code."""
     try:
-        app(args=argv, standalone_mode=False, obj=None)
+        app(args=argv, prog_name="mode")
     except _Exit as exc:
         _fail(exc.code, exc.message)
     except ConfigError as exc:
@@ -538,13 +548,6 @@ def main(argv: list[str] | None = None) -> None:
         _fail(ExitCode.LOCK_BUSY, str(exc))
     except DubniumError as exc:
         _fail(ExitCode.ERROR, str(exc))
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except typer.Abort:
-        _fail(ExitCode.ERROR, "aborted")
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(int(ExitCode.USAGE)) from None
     raise SystemExit(0)
 
 

@@ -231,6 +231,9 @@ def _enter_compute(policy: Policy, guarded: bool) -> Leg:
     steps += [
         NotifyUser("Switching to compute mode",
                    "The desktop session will end now; save your work."),
+        # The display manager goes first: left running, it would log in (or show its
+        # greeter) again and take the display GPU back before the release is verified.
+        StopUnit(u.display_manager, t.unit_stop_s),
         TerminateSessions(t.session_exit_s),
         AwaitDisplayRelease(policy.gpu_release.timeout_s,
                             degraded_allowed=policy.two_gpu and policy.vllm.enable),

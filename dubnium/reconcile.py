@@ -167,8 +167,8 @@ class Reconciler:
             record = attempt.run(facts0)
             record["duration_s"] = round((clock.monotonic_ns() - started_ns) / 1e9, 3)
             self._finish(record)
-            outcome = Outcome(record["outcome"])
-            return Result(outcome, int(record["exit_code"]), record, attempt.final)
+            result = Result(Outcome(record["outcome"]), int(record["exit_code"]), record,
+                            attempt.final)
         except Exception:
             record = {**base, "outcome": Outcome.ERROR.value, "exit_code": int(ExitCode.ERROR),
                       "summary": "internal error (a bug): see the trace",
@@ -176,8 +176,10 @@ class Reconciler:
             self.audit.append(record)
             lease.release()
             raise
-        else:
-            lease.release()
+        # A BaseException (the process being killed) skips this: the lock stays behind and
+        # the next controller recovers it, as after a real crash.
+        lease.release()
+        return result
 
     def _finish(self, record: dict[str, Any]) -> None:
         self.state.write_last_transition(record)

@@ -331,6 +331,12 @@ class World:
         for process in self.processes.in_session(session_id):
             self._exit(process)
         self._recorder.session(self.now_ns, session_id, "gone")
+        dm = self.policy.units.display_manager
+        if session.owner_unit == dm and self.systemd.is_up(dm):
+            # Like greetd or gdm: while the display manager runs, a session that ends is
+            # followed by a new one (the greeter, or here the autologin) on the display GPU.
+            delay = seconds_to_ns(self.display.autologin_delay_s)
+            self.scheduler.schedule(delay, AUTOLOGIN, {"unit": dm})
 
     def terminate_session(self, session_id: str) -> None:
         """logind's TerminateSession: `closing` now, gone after the session's exit delay."""
