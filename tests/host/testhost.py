@@ -278,7 +278,7 @@ def _remove_cgroup(path: Path) -> None:
 # ---------------------------------------------------------------------- building the host
 
 
-def test_policy_json(workdir_inner: Path = INNER) -> dict[str, Any]:
+def host_policy_json(workdir_inner: Path = INNER) -> dict[str, Any]:
     """The config file of the test host: the default policy, with paths and timeouts scaled
     to it (and load/memory guards relaxed: other work shares this 2-core machine)."""
     from dubnium.policy import default_policy
@@ -399,6 +399,15 @@ def prepare(workdir: Path) -> None:
         (units / rel).write_text(text)
     for name in _MASKED:
         (units / name).symlink_to("/dev/null")
+    # The blanket DefaultDependencies=no drop-in (needed to keep sysinit.target away) also
+    # drops the After= that a target adds to the units it wants (systemd.target(5)): on
+    # NixOS compute.target is only active once vllm.service has started. Put it back.
+    for wants in units.glob("*.target.wants"):
+        target = wants.name.removesuffix(".wants")
+        for link in wants.iterdir():
+            dropin = units / f"{link.name}.d" / "10-ordered-before-target.conf"
+            dropin.parent.mkdir(exist_ok=True)
+            dropin.write_text(f"[Unit]\nBefore={target}\n")
 
     etc = workdir / "etc"
     etc.mkdir()
@@ -435,7 +444,7 @@ def prepare(workdir: Path) -> None:
     _write_tone(workdir / "tone.wav")
     for sub in ("state", "audit", "models"):
         (workdir / sub).mkdir()
-    (workdir / "config.json").write_text(json.dumps(test_policy_json(), indent=2))
+    (workdir / "config.json").write_text(json.dumps(host_policy_json(), indent=2))
     (workdir / "init.sh").write_text(_INIT.format(inner=INNER))
     (workdir / "init.sh").chmod(0o755)
 
@@ -507,8 +516,8 @@ def _namespace_init(launcher: subprocess.Popen[bytes], timeout: float) -> int:
 
 
 @contextlib.contextmanager
-def test_host(**kwargs: Any) -> Iterator[TestHost]:
-    """`with test_host() as host:` boots one and always removes it."""
+def running_test_host(**kwargs: Any) -> Iterator[TestHost]:
+    """`with running_test_host() as host:` boots one and always removes it."""
     host = boot(**kwargs)
     try:
         yield host

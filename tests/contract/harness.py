@@ -1,0 +1,106 @@
+"""One interface over the two backends the contract suite runs against.
+
+Used by tests/contract/test_backend_contract.py. A harness gives the backend under test,
+its policy, a way to let time pass until a condition holds (virtual time in the simulator,
+real time on the test host), and the outside stimuli a test needs (a real `pw-play` stream
+or a simulated one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from dubnium.backend import Backend
+from dubnium.facts import HostFacts
+from dubnium.policy import Policy
+
+
+class Harness(Protocol):
+    name: str
+    backend: Backend
+    policy: Policy
+
+    def wait_until(
+        self, what: str, ready: Callable[[HostFacts], bool], timeout_s: float = 15.0
+    ) -> HostFacts:
+        """Observe until `ready(facts)`; AssertionError naming `what` after the timeout."""
+        ...
+
+    def audio_playing(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def restore(self) -> None:
+        """Back to the desktop the host booted into (between tests)."""
+        ...
+
+
+class SimHarness:
+    name = "sim"
+
+    def __init__(self, seed: int = 0) -> None:
+        from simulator.world import World
+
+        self.world = World.create(seed=seed)
+        self.world.settle()
+        self.backend: Backend = self.world.backend()
+        self.policy = self.world.policy
+
+    def wait_until(
+        self, what: str, ready: Callable[[HostFacts], bool], timeout_s: float = 15.0
+    ) -> HostFacts:
+        waited = 0.0
+        while True:
+            facts = self.backend.observe()
+            if ready(facts):
+                return facts
+            if waited >= timeout_s:
+                raise AssertionError(f"sim: not {what} after {timeout_s:g} s (virtual)")
+            self.world.advance(0.1)
+            waited += 0.1
+
+    @contextlib.contextmanager
+    def audio_playing(self) -> Iterator[None]:
+        self.world.start_audio_stream("pw-play")
+        try:
+            yield
+        finally:
+            self.world.stop_audio_stream("pw-play")
+
+    def restore(self) -> None:
+        pass  # a fresh world per test
+
+
+class HostHarness:
+    name = "host"
+
+    def __init__(self, host: object) -> None:
+        from backends.host import HostBackend
+        from dubnium.policy import load_policy_data
+        from tests.host.testhost import TestHost, host_policy_json
+
+        assert isinstance(host, TestHost)
+        self.host = host
+        self.policy = load_policy_data(host_policy_json())
+        self.backend = HostBackend.for_namespace(self.policy, host.pid)
+
+    def wait_until(
+        self, what: str, ready: Callable[[HostFacts], bool], timeout_s: float = 15.0
+    ) -> HostFacts:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            facts = self.backend.observe()
+            if ready(facts):
+                return facts
+            if time.monotonic() > deadline:
+                raise AssertionError(f"host: not {what} after {timeout_s:g} s")
+            time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def audio_playing(self) -> Iterator[None]:
+        with self.host.playing_audio():
+            yield
+
+    def restore(self) -> None:
+        self.host.restore_desktop()
