@@ -26,6 +26,20 @@ let
   underVarLib = lib.hasPrefix "/var/lib/" cfg.security.dataDir;
   isDefaultUser = cfg.security.user == "exo";
   isDefaultGroup = cfg.security.group == "exo";
+  # A data directory outside /var/lib (not a StateDirectory) and a separate model store.
+  tmpfiles =
+    lib.optionalAttrs (!underVarLib) {
+      ${cfg.security.dataDir}.d = {
+        inherit (cfg.security) user group;
+        mode = "0750";
+      };
+    }
+    // lib.optionalAttrs (cfg.modelStore != null) {
+      ${cfg.modelStore}.d = {
+        inherit (cfg.security) user group;
+        mode = "0750";
+      };
+    };
 in
 {
   config = lib.mkMerge [
@@ -52,20 +66,7 @@ in
       };
       users.groups = lib.mkIf isDefaultGroup { exo = { }; };
 
-      # A data directory outside /var/lib (not a StateDirectory) and a separate model store.
-      systemd.tmpfiles.settings."10-exo" =
-        lib.optionalAttrs (!underVarLib) {
-          ${cfg.security.dataDir}.d = {
-            inherit (cfg.security) user group;
-            mode = "0750";
-          };
-        }
-        // lib.optionalAttrs (cfg.modelStore != null) {
-          ${cfg.modelStore}.d = {
-            inherit (cfg.security) user group;
-            mode = "0750";
-          };
-        };
+      systemd.tmpfiles.settings = lib.mkIf (tmpfiles != { }) { "10-exo" = tmpfiles; };
     })
   ];
 }
