@@ -126,12 +126,12 @@ in
 {
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
   inherit (config) warnings;
-  configJson = config.environment.etc."dubnium/config.json".source.passthru.value;
+  configJson = config.environment.etc."dubnium/config.json".source.passthru.value or null;
   defaultUnit = config.systemd.defaultUnit;
   tmpfiles = config.systemd.tmpfiles.rules;
   units = lib.genAttrs [ "services" "targets" "slices" "timers" ] unitView;
   systemPackages = map (p: p.name) config.environment.systemPackages;
-  vllmLauncher = config.dubnium.internal.unitParams.exec.vllm or null;
+  vllmLauncher = if config.dubnium.enable then config.dubnium.internal.unitParams.exec.vllm or null else null;
   users = builtins.attrNames (config.users.users or { });
   # every option declared under dubnium.*, with its default, for docs/nixos.md
   options = lib.mapAttrs (_: o: o.defaultText or o.default or null)

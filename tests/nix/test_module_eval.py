@@ -1,0 +1,115 @@
+"""The NixOS module evaluated with the real nixpkgs `lib` (tests/nix/eval-module.nix).
+
+Needs a snapshot of nix-community/nixpkgs.lib that is never committed here: point
+DUBNIUM_NIXPKGS_LIB at its `lib` directory (…/nixpkgs.lib/lib). Without it these tests are
+skipped with that reason (CI has no snapshot) and count as not run — the pure checks in
+test_config_json.py and test_units.py run everywhere.
+"""
+
+# The house style asserts `expected == actual` (STYLE.md), which SIM300 calls Yoda.
+# ruff: noqa: SIM300
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dubnium.policy import load_policy_data
+from tests.nix.nixtools import REPO, eval_json, host_settings
+
+pytestmark = pytest.mark.nix
+
+EVAL = Path(__file__).with_name("eval-module.nix")
+
+
+def nixpkgs_lib() -> Path:
+    raw = os.environ.get("DUBNIUM_NIXPKGS_LIB", "")
+    path = Path(raw) if raw else None
+    if path is None or not (path / "default.nix").is_file():
+        pytest.skip("DUBNIUM_NIXPKGS_LIB does not name a nixpkgs.lib `lib` directory "
+                    "(a snapshot of nix-community/nixpkgs.lib, never committed here); not run")
+    return path
+
+
+def evaluate(host: dict[str, Any] | None = None, *, with_host: bool = True) -> Any:
+    lib = nixpkgs_lib()
+    return eval_json(
+        f"import {EVAL} {{ lib = import {lib}; hostJson = {json.dumps(json.dumps(host or {}))}; "
+        f"withHost = {'true' if with_host else 'false'}; }}"
+    )
+
+
+def test_workstation_evaluates_with_the_planned_gpu_warning() -> None:
+    """The example host evaluates with nixpkgs' lib: no failed assertion, one warning."""
+    result = evaluate()
+    assert ([], 1) == (result["failedAssertions"], len(result["warnings"]))
+    assert "desktop.target" == result["defaultUnit"]
+
+
+def test_module_writes_the_config_the_pure_mapping_gives() -> None:
+    """/etc/dubnium/config.json from the real module equals config-json.nix of the same
+    settings, and the Python loader accepts it."""
+    written = evaluate()["configJson"]
+    pure = eval_json(f"import {REPO}/nixos/lib/config-json.nix ({host_settings()})")
+    assert pure == written
+    assert written == json.loads(json.dumps(load_policy_data(written).to_json()))
+
+
+def test_module_installs_the_pure_unit_graph() -> None:
+    """The systemd options hold the pure graph's units, with store paths for commands."""
+    units = evaluate()["units"]
+    assert {
+        "services": ["audio-priority", "mode-boot", "mode-controller@", "mode-observe",
+                     "studio-local-policy", "vllm"],
+        "targets": ["compute", "desktop"],
+        "slices": ["ai", "interactive", "platform"],
+        "timers": ["mode-observe"],
+    } == {kind: sorted(named) for kind, named in units.items()}
+    vllm = units["services"]["vllm"]
+    assert (["compute.target"], "ai.slice", "vllm") == (
+        vllm["partOf"], vllm["serviceConfig"]["Slice"], vllm["serviceConfig"]["User"])
+    start = units["services"]["mode-controller@"]["serviceConfig"]["ExecStart"]
+    assert re.fullmatch(
+        r"/nix/store/\S+-mode-tools-0\.1\.0/bin/mode --backend host --state-dir "
+        r"/run/mode-controller --config /etc/dubnium/config\.json request %i", start)
+    assert (False, False) == (units["services"]["mode-controller@"]["restartIfChanged"],
+                              units["services"]["mode-boot"]["restartIfChanged"])
+
+
+def test_broken_host_fails_its_assertion() -> None:
+    """A display GPU that is not present fails evaluation's assertions with the message."""
+    result = evaluate({"dubnium": {"enable": True, "hardware": {"displayGpu": 1}}},
+                      with_host=False)
+    assert [
+        "dubnium.hardware.displayGpu = 1 is not in dubnium.hardware.presentGpus = [ 0 ]. Set "
+        "displayGpu to the GPU that drives the monitor (nvidia-smi, lspci), and list it in "
+        "presentGpus."
+    ] == result["failedAssertions"]
+
+
+def test_option_types_reject_a_wrong_type() -> None:
+    """A string where a GPU index belongs is refused by the option type itself."""
+    with pytest.raises(AssertionError, match=r"dubnium\.hardware\.displayGpu.*is not of type"):
+        evaluate({"dubnium": {"enable": True, "hardware": {"displayGpu": "0"}}},
+                 with_host=False)
+
+
+def test_disabled_module_adds_nothing() -> None:
+    """Imported but not enabled, the module defines no unit, file or assertion."""
+    result = evaluate({}, with_host=False)
+    assert ({}, [], [], None) == (
+        {k: v for k, v in result["units"].items() if v}, result["failedAssertions"],
+        result["tmpfiles"], result["configJson"])
+
+
+def test_every_option_is_documented() -> None:
+    """docs/nixos.md names every dubnium.* option the module declares."""
+    options = evaluate()["options"]
+    docs = (REPO / "docs" / "nixos.md").read_text(encoding="utf-8")
+    missing = sorted(name for name in options if f"`{name}`" not in docs)
+    assert [] == missing
