@@ -75,8 +75,10 @@ def test_compute_only_beside_dubnium_sets_the_controller_config() -> None:
     host = {**exo(), "dubnium": {"enable": True, "exo": {"computeOnly": True}}}
     result = evaluate(host, withDubnium=True)
     service, target = result["services"]["exo"], result["targets"]["exo"]
-    expected: tuple[Any, ...] = ([], True, {"enable": True, "gpu_share": "shared"}, ["compute.target"],
-                ["exo.target", "compute.target"], "ai.slice")
+    expected: tuple[Any, ...] = (
+        [], True, {"enable": True, "gpu_share": "shared"}, ["compute.target"],
+        ["exo.target", "compute.target"], "ai.slice",
+    )
     assert expected == (
         result["failedAssertions"], result["computeTargetDefined"], result["configJsonExo"],
         target["wantedBy"], service["partOf"], service["serviceConfig"]["Slice"],
@@ -105,7 +107,8 @@ def test_cuda_package_variant_and_devices() -> None:
     """CUDA selected: the CUDA build runs and the NVIDIA devices are allowed."""
     result = evaluate(exo(hardware={"preferredAccelerator": "cuda"}), cudaFromPkgs=True)
     config = result["services"]["exo"]["serviceConfig"]
-    expected: tuple[Any, ...] = ([], "/nix/store/00000000000000000000000000000000-exo-cuda-13/bin/exo", "closed")
+    cuda_exe = "/nix/store/00000000000000000000000000000000-exo-cuda-13/bin/exo"
+    expected: tuple[Any, ...] = ([], cuda_exe, "closed")
     assert expected == (
         result["warnings"], config["ExecStart"].split()[0], config["DevicePolicy"]
     )
