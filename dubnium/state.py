@@ -261,7 +261,9 @@ class MemoryStore:
 
 
 def _dump(value: Mapping[str, Any]) -> bytes:
-    return (json.dumps(value, sort_keys=True, indent=2) + "\n").encode()
+    # One line, keys sorted: stable bytes, and the C encoder (indent would force the slow
+    # pure-Python one). `mode ... --json` pretty-prints for people.
+    return (json.dumps(value, sort_keys=True) + "\n").encode()
 
 
 class RuntimeState:
