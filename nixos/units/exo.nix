@@ -114,6 +114,9 @@ let
   execStart = builtins.concatStringsSep " " ([ e.exec.exo ] ++ e.args);
 
   computeTargets = if e.computeOnly then [ "compute.target" ] else [ ];
+  # In compute mode the mode controller may place EXO on the compute GPUs the way it places
+  # vLLM: CUDA_VISIBLE_DEVICES (GPU UUIDs) in this file, written before compute.target starts.
+  profileFile = "-${p.stateDir or "/run/mode-controller"}/exo-profile.env";
 in
 if !e.enable then { } else {
   "exo.target" = {
@@ -140,7 +143,7 @@ if !e.enable then { } else {
       Type = "exec";
       ExecStart = execStart;
       Environment = xdg ++ e.environment;
-      EnvironmentFile = e.environmentFiles;
+      EnvironmentFile = e.environmentFiles ++ (if e.computeOnly then [ profileFile ] else [ ]);
       WorkingDirectory = e.dataDir;
       Restart = "on-failure";
       RestartSec = e.restartSec;

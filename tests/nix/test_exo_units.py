@@ -137,8 +137,8 @@ def test_default_unit_shape() -> None:
 
 
 def test_compute_only_links(tmp_path: Path) -> None:
-    """computeOnly: compute.target wants exo.target and exo.service, both PartOf it, in ai.slice;
-    nothing hangs exo from multi-user.target."""
+    """computeOnly: compute.target wants exo.target and exo.service, both PartOf it, in ai.slice,
+    with the controller's GPU profile file; nothing hangs exo from multi-user.target."""
     graph = unit_graph({"computeOnly": True}, {"dubniumPresent": True})
     out = tmp_path / "units"
     render(graph, out)
@@ -152,9 +152,13 @@ def test_compute_only_links(tmp_path: Path) -> None:
     }
     assert expected == links
     service, target = graph["exo.service"], graph["exo.target"]
-    expected_membership = (["exo.target", "compute.target"], ["compute.target"], "ai.slice")
+    expected_membership = (
+        ["exo.target", "compute.target"], ["compute.target"], "ai.slice",
+        ["-/etc/exo/environment", "-/run/mode-controller/exo-profile.env"],
+    )
     assert expected_membership == (
-        service["partOf"], target["partOf"], service["serviceConfig"]["Slice"]
+        service["partOf"], target["partOf"], service["serviceConfig"]["Slice"],
+        service["serviceConfig"]["EnvironmentFile"],
     )
 
 
