@@ -17,7 +17,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
 
 from dubnium.backend import BackendError, BackendUnavailable, DubniumError, StateCorrupt
@@ -66,8 +65,8 @@ def _root(
     ctx.obj = WorldFile(state_dir.expanduser())
 
 
-def _file() -> WorldFile:
-    obj = click.get_current_context().obj
+def _file(ctx: typer.Context) -> WorldFile:
+    obj = ctx.find_root().obj
     assert isinstance(obj, WorldFile)
     return obj
 
@@ -82,10 +81,10 @@ def _errors() -> Iterator[None]:
     """Map Dubnium's errors to one line and their exit code."""
     try:
         yield
+    except ConfigError as exc:  # a ValueError: first
+        _fail(ExitCode.CONFIG_INVALID, str(exc))
     except (WorldError, ValueError) as exc:
         _fail(ExitCode.USAGE, str(exc))
-    except ConfigError as exc:
-        _fail(ExitCode.CONFIG_INVALID, str(exc))
     except StateCorrupt as exc:
         _fail(ExitCode.STATE_CORRUPT, str(exc))
     except BackendUnavailable as exc:
@@ -94,9 +93,9 @@ def _errors() -> Iterator[None]:
         _fail(ExitCode.ERROR, str(exc))
 
 
-def _change(action: Callable[[World], str]) -> None:
+def _change(ctx: typer.Context, action: Callable[[World], str]) -> None:
     """Load the world, apply `action`, save, print what it says."""
-    file = _file()
+    file = _file(ctx)
     with _errors(), file.locked():
         world = file.load()
         message = action(world)
@@ -109,6 +108,7 @@ def _change(action: Callable[[World], str]) -> None:
 
 @app.command()
 def create(
+    ctx: typer.Context,
     seed: Annotated[int, typer.Option(help="The root seed.")] = 0,
     gpus: Annotated[int | None, typer.Option(
         min=1, max=2, help="1 or 2 GPUs (default: the policy's count, 2).")] = None,
@@ -117,7 +117,7 @@ def create(
     force: Annotated[bool, typer.Option(help="Replace an existing world.")] = False,
 ) -> None:
     """Create a world booted to desktop: the owner's session up, the compositor on GPU 0."""
-    file = _file()
+    file = _file(ctx)
     with _errors(), file.locked():
         if file.exists() and not force:
             raise WorldError(f"a simulated world already exists at {file.path}; "
@@ -129,93 +129,98 @@ def create(
 
 
 @audio_app.command("start")
-def audio_start(name: str) -> None:
+def audio_start(ctx: typer.Context, name: str) -> None:
     """An application starts playing audio."""
-    _change(lambda w: f"audio stream {name} playing (pid {w.start_audio_stream(name)})")
+    _change(ctx, lambda w: f"audio stream {name} playing (pid {w.start_audio_stream(name)})")
 
 
 @audio_app.command("stop")
-def audio_stop(name: str) -> None:
+def audio_stop(ctx: typer.Context, name: str) -> None:
     """The application playing NAME exits."""
     def act(w: World) -> str:
         w.stop_audio_stream(name)
         return f"audio stream {name} stopped"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @jack_app.command("start")
-def jack_start(name: str) -> None:
+def jack_start(ctx: typer.Context, name: str) -> None:
     """A JACK client starts."""
-    _change(lambda w: f"JACK client {name} running (pid {w.start_jack_client(name)})")
+    _change(ctx, lambda w: f"JACK client {name} running (pid {w.start_jack_client(name)})")
 
 
 @jack_app.command("stop")
-def jack_stop(name: str) -> None:
+def jack_stop(ctx: typer.Context, name: str) -> None:
     """The JACK client NAME exits."""
     def act(w: World) -> str:
         w.stop_jack_client(name)
         return f"JACK client {name} stopped"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @reaper_app.command("start")
-def reaper_start() -> None:
+def reaper_start(ctx: typer.Context) -> None:
     """REAPER starts."""
-    _change(lambda w: f"REAPER running (pid {w.start_reaper()})")
+    _change(ctx, lambda w: f"REAPER running (pid {w.start_reaper()})")
 
 
 @reaper_app.command("stop")
-def reaper_stop() -> None:
+def reaper_stop(ctx: typer.Context) -> None:
     """REAPER exits."""
     def act(w: World) -> str:
         w.stop_reaper()
         return "REAPER stopped"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @session_app.command("add")
 def session_add(
+    ctx: typer.Context,
     type_: Annotated[SessionType, typer.Option("--type")] = SessionType.TTY,
     user: Annotated[str, typer.Option()] = "owner",
 ) -> None:
     """Someone logs in (tty/ssh, or a second graphical session)."""
-    _change(lambda w: f"session {w.add_session(type_.value, user)} ({type_.value}, {user})")
+    _change(ctx, lambda w: f"session {w.add_session(type_.value, user)} ({type_.value}, {user})")
 
 
 @session_app.command("remove")
-def session_remove(session_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def session_remove(
+    ctx: typer.Context, session_id: Annotated[str, typer.Argument(metavar="ID")],
+) -> None:
     """The session ID ends now (its processes exit)."""
     def act(w: World) -> str:
         w.remove_session(session_id)
         return f"session {session_id} removed"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @job_app.command("add")
 def job_add(
+    ctx: typer.Context,
     comm: str,
     runtime_s: Annotated[float, typer.Option(help="How long it has been running.")] = 3600.0,
 ) -> None:
     """A long-running user job (e.g. cargo) that started RUNTIME_S seconds ago."""
-    _change(lambda w: f"user job {comm} running (pid {w.add_user_job(comm, runtime_s)})")
+    _change(ctx, lambda w: f"user job {comm} running (pid {w.add_user_job(comm, runtime_s)})")
 
 
 @job_app.command("remove")
-def job_remove(comm: str) -> None:
+def job_remove(ctx: typer.Context, comm: str) -> None:
     """Every user job called COMM ends."""
     def act(w: World) -> str:
         w.remove_user_job(comm)
         return f"user job {comm} ended"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @gpu_app.command("release")
 def gpu_release(
+    ctx: typer.Context,
     index: int,
     behaviour: ReleaseKind,
     delay_s: Annotated[float, typer.Option(help="delayed: seconds until freed.")] = 5.0,
@@ -228,11 +233,12 @@ def gpu_release(
                   ReleaseKind.PARTIAL: f", {value.residual_mib} MiB stay"}.get(value.kind, "")
         return f"GPU {index} releases {value.kind.value}{detail}"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @load_app.command("set")
 def load_set(
+    ctx: typer.Context,
     load1: float,
     load5: Annotated[float | None, typer.Option()] = None,
     load15: Annotated[float | None, typer.Option()] = None,
@@ -244,54 +250,56 @@ def load_set(
         load = w.host.load
         return f"load {load.load1} {load.load5} {load.load15} on {load.cpus} CPUs"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @memory_app.command("fill")
-def memory_fill(mib: int) -> None:
+def memory_fill(ctx: typer.Context, mib: int) -> None:
     """Something takes MIB of RAM."""
     def act(w: World) -> str:
         w.fill_memory(mib)
         return f"{w.host.memory.available_mib} MiB of {w.host.memory.total_mib} available"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @memory_app.command("set")
-def memory_set(available_mib: int) -> None:
+def memory_set(ctx: typer.Context, available_mib: int) -> None:
     """Set the available RAM."""
     def act(w: World) -> str:
         w.set_memory(available_mib)
         return f"{w.host.memory.available_mib} MiB of {w.host.memory.total_mib} available"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @app.command()
-def advance(seconds: float) -> None:
+def advance(ctx: typer.Context, seconds: float) -> None:
     """Let SECONDS of virtual time pass (pending jobs, logins, releases happen)."""
     def act(w: World) -> str:
         count = w.advance(seconds)
         return f"t = {w.now_ns / 1e9:.3f} s ({count} event(s) ran)"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @app.command()
-def reboot() -> None:
+def reboot(ctx: typer.Context) -> None:
     """Reboot: every process gone, the boot target started, runtime state lost."""
     def act(w: World) -> str:
         w.reboot()
         return f"rebooted (boot {w.boot_count}, boot id {w.boot_id})"
 
-    _change(act)
+    _change(ctx, act)
 
 
 @app.command()
-def show(as_json: Annotated[bool, typer.Option("--json", help="The whole world.")] = False,
-         ) -> None:
+def show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="The whole world.")] = False,
+) -> None:
     """Print the world: a summary, or with --json everything (pending events included)."""
-    file = _file()
+    file = _file(ctx)
     with _errors():
         world = file.load()
     if as_json:

@@ -27,6 +27,8 @@ def to_json(value: Any) -> dict[str, Any]:
 def _serialize(_inst: Any, _field: Any, value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, tuple):
+        return list(value)
     return value
 
 

@@ -81,6 +81,9 @@ class DisplayBehaviour:
     autologin_delay_s: float = 2.0
     compositor: str = "Hyprland"
     compositor_mib: int = 600
+    # Like greetd or gdm: while the display manager runs, a session of its that ends is
+    # followed by a new one (the greeter, or here the autologin) on the display GPU.
+    relogin: bool = True
 
 
 class FaultEffect(StrEnum):
@@ -332,9 +335,7 @@ class World:
             self._exit(process)
         self._recorder.session(self.now_ns, session_id, "gone")
         dm = self.policy.units.display_manager
-        if session.owner_unit == dm and self.systemd.is_up(dm):
-            # Like greetd or gdm: while the display manager runs, a session that ends is
-            # followed by a new one (the greeter, or here the autologin) on the display GPU.
+        if session.owner_unit == dm and self.display.relogin and self.systemd.is_up(dm):
             delay = seconds_to_ns(self.display.autologin_delay_s)
             self.scheduler.schedule(delay, AUTOLOGIN, {"unit": dm})
 

@@ -1,0 +1,126 @@
+"""The world's JSON form, determinism, and the world file on disk."""
+
+# STYLE.md: tests assert `expected == actual`, which ruff calls a Yoda condition.
+# ruff: noqa: SIM300
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dubnium.backend import BackendUnavailable, StateCorrupt
+from dubnium.facts import VllmProfile
+from simulator.persist import WORLD_FILE, SimSession, WorldFile
+from simulator.world import World
+
+
+def busy_world(seed: int) -> World:
+    """A world mid-flight: jobs running, a session closing, GPU releases pending."""
+    world = World.create(seed=seed)
+    b = world.backend()
+    world.start_audio_stream("firefox")
+    world.add_user_job("cargo", runtime_s=42)
+    world.set_gpu_release(0, "delayed", delay_s=7)
+    uuids = tuple(g.spec.uuid for g in world.gpus.values())
+    b.write_vllm_profile(VllmProfile("compute", uuids, (0, 1)))
+    b.isolate("compute.target")
+    world.advance(1.3)
+    return world
+
+
+def test_round_trip_gives_identical_json() -> None:
+    """from_json(to_json(w)).to_json() == to_json(w), pending events included."""
+    world = busy_world(11)
+    data = json.loads(json.dumps(world.to_json()))
+    assert data["events"], "the world should be mid-flight"
+    assert data == World.from_json(data).to_json()
+
+
+def test_a_restored_world_continues_exactly_like_the_original() -> None:
+    """Save mid-flight, restore, run both on: the same world (rng, events, pids, memory)."""
+    original = busy_world(11)
+    restored = World.from_json(json.loads(json.dumps(original.to_json())))
+    for w in (original, restored):
+        w.advance(30)
+        w.backend().isolate("desktop.target")
+        w.advance(30)
+    assert original.to_json() == restored.to_json()
+
+
+def test_same_seed_and_same_calls_give_identical_worlds() -> None:
+    """Determinism: two runs of the same script with one seed serialise identically."""
+    assert busy_world(5).to_json() == busy_world(5).to_json()
+
+
+def test_different_seeds_give_different_hardware_ids() -> None:
+    """GPU UUIDs and the boot id come from the seed."""
+    a, b = World.create(seed=1), World.create(seed=2)
+    assert a.gpus[0].spec.uuid != b.gpus[0].spec.uuid
+    assert a.boot_id != b.boot_id
+
+
+def test_world_file_save_and_load(tmp_path: Path) -> None:
+    """WorldFile round-trips a world and leaves no temporary file behind."""
+    file = WorldFile(tmp_path / "state")
+    world = busy_world(3)
+    file.save(world)
+    assert [WORLD_FILE] == sorted(p.name for p in file.state_dir.iterdir())
+    assert world.to_json() == file.load().to_json()
+
+
+def test_a_missing_world_is_backend_unavailable(tmp_path: Path) -> None:
+    """No world file: BackendUnavailable telling the user to run mode-sim create."""
+    with pytest.raises(BackendUnavailable, match="run mode-sim create"):
+        WorldFile(tmp_path).load()
+
+
+def _corrupt_texts() -> dict[str, str]:
+    good = World.create(seed=1).to_json()
+    text = json.dumps(good)
+
+    def edited(**changes: Any) -> str:
+        return json.dumps({**good, **changes})
+
+    return {
+        "truncated": text[: len(text) // 2],
+        "garbage": "\x00\x01not json at all",
+        "empty": "",
+        "not an object": "[1, 2, 3]",
+        "wrong kind": edited(kind="something-else"),
+        "wrong schema": edited(schema_version=99),
+        "missing key": json.dumps({k: v for k, v in good.items() if k != "systemd"}),
+        "wrong type": edited(seed="eleven"),
+        "bad policy": edited(policy={"schema_version": 1, "nonsense": True}),
+        "bad event": edited(events=[[0, 0, "no-such-event", {}]]),
+        "bad unit spec": edited(systemd={**good["systemd"], "units": [{"spec": 3}]}),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_corrupt_texts()))
+def test_a_corrupt_world_file_is_state_corrupt_naming_the_file(tmp_path: Path,
+                                                               case: str) -> None:
+    """Truncated, garbage or wrong-schema files: StateCorrupt, one line, naming the file."""
+    (tmp_path / WORLD_FILE).write_text(_corrupt_texts()[case], encoding="utf-8")
+    with pytest.raises(StateCorrupt) as caught:
+        WorldFile(tmp_path).load()
+    message = str(caught.value)
+    assert (True, 1) == (str(tmp_path / WORLD_FILE) in message, len(message.splitlines()))
+
+
+def test_a_session_reloads_a_world_saved_by_someone_else(tmp_path: Path) -> None:
+    """SimSession.exclusive(): if another process saved the world, the session reloads it."""
+    file = WorldFile(tmp_path)
+    file.save(World.create(seed=1))
+    session = SimSession.open(tmp_path)
+    other = file.load()
+    other.start_reaper()
+    file.save(other)
+    with session.exclusive():
+        comms = sorted(p.comm for p in session.world.processes.procs.values())
+        assert session.backend.world is session.world
+        session.world.advance(1)
+        session.save()
+    assert (["Hyprland", "reaper"], session.world.now_ns) == (comms, file.load().now_ns)
