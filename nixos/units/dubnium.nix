@@ -112,7 +112,8 @@ in
     serviceConfig = {
       Type = "oneshot";
       RemainAfterExit = true;
-      ExecStart = "${p.exec.mode} request ${p.defaultMode}";
+      # `mode boot`: desired becomes boot.default_mode of the config, then reconciled.
+      ExecStart = "${p.exec.mode} boot";
       TimeoutStartSec = "20min";
     };
   };
