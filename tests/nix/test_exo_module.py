@@ -4,6 +4,7 @@ the firewall, and the build-time assertions and warnings."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +267,22 @@ def test_environment_and_exec_escaping() -> None:
     )
     expected_words = ["--a", '"x y"', '"%%h"', '"$$X"', '"q\\""']
     assert expected_words == words
+
+
+def test_docs_table_lists_every_option() -> None:
+    """docs/exo.md's option table has one row for every option, and none that does not exist."""
+    flat = eval_json(
+        f"let d = import {EXO_MODULE}/defaults.nix; "
+        "flatten = prefix: set: builtins.concatLists (map (n: let v = set.${n}; in "
+        "if builtins.isAttrs v && n != \"environment\" then flatten \"${prefix}${n}.\" v "
+        "else [ \"${prefix}${n}\" ]) (builtins.attrNames set)); in flatten \"\" d"
+    )
+    declared = {
+        "dubnium.exo.computeOnly" if name == "computeOnly" else f"services.exo.{name}"
+        for name in flat
+    } | {f"services.exo.{name}" for name in
+         ("enable", "package", "hardware.cudaPackage", "hardware.preflightPackage")}
+    text = (REPO / "docs" / "exo.md").read_text(encoding="utf-8")
+    row = re.compile(r"^\| `((?:services|dubnium)\.exo\.[A-Za-z0-9.]+)` \|", re.MULTILINE)
+    rows = set(row.findall(text))
+    assert declared == rows
