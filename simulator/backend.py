@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from dubnium.backend import BackendError, Clock
-from dubnium.facts import HostFacts, SliceFact, SliceSettings, Unavailable, VllmProfile
+from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
 from simulator.world import FaultEffect, World
 
 
@@ -27,8 +27,6 @@ class SimBackend:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self._slices: tuple[SliceFact, ...] | None = None
-        self._slice_key: tuple[SliceSettings | None, ...] = ()
 
     @property
     def name(self) -> str:
@@ -51,11 +49,11 @@ class SimBackend:
             sessions=w.logind.facts(),
             processes=w.processes.facts(now),
             audio=w.audio.facts(),
-            gpus=tuple(g.fact() for g in w.gpus.values()),
+            gpus=tuple([g.fact() for g in w.gpus.values()]),
             load=w.host.load,
             memory=w.host.memory,
             pressure=w.host.pressure,
-            slices=self._slice_facts(),
+            slices=w.systemd.slice_facts(),
             paths=w.host.paths_fact(),
             vllm_profile=w.vllm.profile,
         )
@@ -64,15 +62,6 @@ class SimBackend:
         missing: dict[str, Any] = {group: Unavailable(reason)
                                    for group, reason in w.unavailable.items()}
         return attrs.evolve(facts, **missing)
-
-    def _slice_facts(self) -> tuple[SliceFact, ...]:
-        units = self.world.systemd.units
-        key = tuple(u.settings for u in units.values())
-        if self._slices is None or key != self._slice_key:
-            self._slices = tuple(SliceFact(name, u.settings) for name, u in units.items()
-                                 if u.settings is not None)
-            self._slice_key = key
-        return self._slices
 
     # ----------------------------------------------------------------- actions
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import attrs
 
 from dubnium.backend import BackendError
-from dubnium.facts import ActiveState, LoadState, SliceSettings, UnitFact, Units
+from dubnium.facts import ActiveState, LoadState, SliceFact, SliceSettings, UnitFact, Units
 from dubnium.modes import Mode
 from dubnium.policy import Policy
 from simulator import jsonutil
@@ -145,6 +145,7 @@ class Systemd:
         self._hooks = hooks
         self.recorder = recorder
         self._facts: Units | None = None
+        self._slice_facts: tuple[SliceFact, ...] | None = None
         self._after: dict[str, frozenset[str]] = {}
         self._stop_propagates: dict[str, tuple[str, ...]] = {}
         self._conflicts: dict[str, tuple[str, ...]] = {}
@@ -159,6 +160,7 @@ class Systemd:
         if spec.type is UnitType.SLICE:
             unit.settings = SliceSettings()
         self.units[spec.name] = unit
+        self._slice_facts = None
         return unit
 
     def index(self) -> None:
@@ -191,6 +193,7 @@ class Systemd:
         self._required_by = {k: tuple(dict.fromkeys(v)) for k, v in required_by.items()}
         self._conflicts = {k: tuple(dict.fromkeys(v)) for k, v in conflicts.items()}
         self._facts = None
+        self._slice_facts = None
 
     def set_behaviour(self, name: str, behaviour: UnitBehaviour) -> None:
         self._unit(name).behaviour = behaviour
@@ -202,6 +205,13 @@ class Systemd:
         if self._facts is None:
             self._facts = Units(tuple(self._fact(u) for u in self.units.values()))
         return self._facts
+
+    def slice_facts(self) -> tuple[SliceFact, ...]:
+        """The slices' runtime settings (cached until one changes)."""
+        if self._slice_facts is None:
+            self._slice_facts = tuple(SliceFact(name, u.settings)
+                                      for name, u in self.units.items() if u.settings is not None)
+        return self._slice_facts
 
     def _fact(self, unit: Unit) -> UnitFact:
         if unit.fact is None:
@@ -261,9 +271,11 @@ class Systemd:
         if unit.spec.type is not UnitType.SLICE:
             raise BackendError(f"Unit {name} is not a slice.")
         unit.settings = settings
+        self._slice_facts = None
 
     def reset_slice(self, name: str, settings: SliceSettings) -> None:
         self._unit(name).settings = settings
+        self._slice_facts = None
 
     def fail(self, name: str) -> None:
         """The unit's main process died: `failed`, and units that Require it are stopped."""
