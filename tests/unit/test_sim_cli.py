@@ -1,8 +1,5 @@
 """`mode-sim` verbs through typer's CliRunner: output, the saved world, exit codes."""
 
-# STYLE.md: tests assert `expected == actual`, which ruff calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import json

@@ -1,8 +1,5 @@
 """The simulator's virtual clock, event queue and seeded streams."""
 
-# STYLE.md: tests assert `expected == actual`, which ruff calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import pytest

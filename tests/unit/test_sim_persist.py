@@ -1,8 +1,5 @@
 """The world's JSON form, determinism, and the world file on disk."""
 
-# STYLE.md: tests assert `expected == actual`, which ruff calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import json
@@ -10,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dubnium.backend import BackendUnavailable, StateCorrupt
+from dubnium.backend import BackendError, BackendUnavailable, StateCorrupt
 from dubnium.facts import VllmProfile
 from simulator.persist import WORLD_FILE, SimSession, WorldFile
-from simulator.world import World
+from simulator.world import ActionFault, FaultEffect, World, WorldError
 
 
 def busy_world(seed: int) -> World:
@@ -124,3 +123,58 @@ def test_a_session_reloads_a_world_saved_by_someone_else(tmp_path: Path) -> None
         session.world.advance(1)
         session.save()
     assert (["Hyprland", "reaper"], session.world.now_ns) == (comms, file.load().now_ns)
+
+
+_OPS = st.sampled_from([
+    "audio", "jack", "reaper", "job", "tty", "terminate", "compute", "desktop", "studio",
+    "vllm", "stop_dm", "release", "advance", "reboot", "fault",
+])
+
+
+@settings(max_examples=25)
+@given(ops=st.lists(st.tuples(_OPS, st.integers(0, 3)), max_size=25), seed=st.integers(0, 50))
+def test_any_sequence_keeps_gpus_sane_and_round_trips(ops: list[tuple[str, int]],
+                                                       seed: int) -> None:
+    """After any sequence of world and backend calls: GPUs within bounds, JSON round-trips."""
+    world = World.create(seed=seed)
+    b = world.backend()
+    uuids = tuple(g.spec.uuid for g in world.gpus.values())
+    for op, n in ops:
+        try:
+            if op == "audio":
+                world.start_audio_stream(f"app{n}")
+            elif op == "jack":
+                world.start_jack_client(f"jack{n}")
+            elif op == "reaper":
+                world.start_reaper()
+            elif op == "job":
+                world.add_user_job("cargo", runtime_s=n * 300)
+            elif op == "tty":
+                world.add_session("wayland" if n else "tty")
+            elif op == "terminate":
+                b.terminate_session(str(n + 1))
+            elif op == "compute":
+                b.isolate("compute.target")
+            elif op == "desktop":
+                b.isolate("desktop.target")
+            elif op == "studio":
+                b.start_unit("studio-local-policy.service")
+            elif op == "vllm":
+                b.write_vllm_profile(VllmProfile("compute", uuids[: n % 2 + 1]))
+            elif op == "stop_dm":
+                b.stop_unit("display-manager.service")
+            elif op == "release":
+                world.set_gpu_release(0, ["immediate", "delayed", "partial", "never"][n],
+                                      delay_s=3, residual_mib=200)
+            elif op == "advance":
+                world.advance(n * 7.5)
+            elif op == "reboot":
+                world.reboot()
+            elif op == "fault":
+                world.inject_action_fault(ActionFault("isolate", FaultEffect.TIMEOUT))
+        except (WorldError, BackendError):
+            pass
+        for g in world.gpus.values():
+            assert 0 <= g.used_mib <= g.spec.total_mib
+        data = json.loads(json.dumps(world.to_json()))
+        assert data == World.from_json(data).to_json()

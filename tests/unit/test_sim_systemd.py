@@ -1,8 +1,5 @@
 """The simulated systemd: isolate, Conflicts, PartOf, RemainAfterExit, failures, ordering."""
 
-# STYLE.md: tests assert `expected == actual`, which ruff calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import attrs

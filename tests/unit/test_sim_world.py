@@ -1,8 +1,5 @@
 """The simulated world: sessions and the display GPU, vLLM, audio, jobs, faults, reboot."""
 
-# STYLE.md: tests assert `expected == actual`, which ruff calls a Yoda condition.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import attrs
@@ -319,3 +316,26 @@ def test_a_gpu_never_frees_more_than_it_holds() -> None:
     with pytest.raises(SimInvariantError):
         g.allocate(2, 11, "q", GpuProcessKind.COMPUTE, 300)
     assert 800 == g.used_mib
+
+
+def test_one_gpu_world_adapts_the_default_policy() -> None:
+    """World.create(gpus=1): GPU 0 is display and compute, a second GPU is planned."""
+    world = World.create(seed=4, gpus=1)
+    hw = world.policy.hardware
+    assert ([0], (0,), (0,), 2) == (sorted(world.gpus), hw.present_gpus, hw.compute_gpus,
+                                    hw.planned_gpu_count)
+
+
+def test_the_recorder_hears_events_units_actions_and_world_changes() -> None:
+    """The trace hook is called for world API changes, backend actions, jobs and events."""
+    from simulator.trace import CollectingRecorder
+
+    recorder = CollectingRecorder()
+    world = World.create(seed=4, recorder=recorder)
+    world.start_audio_stream("firefox")
+    world.backend().terminate_session("1")
+    world.advance(2)
+    hooks = {name for name, _, _ in recorder.calls}
+    assert {"event", "unit_state", "job", "session", "gpu_memory", "action",
+            "world_change"} <= hooks
+    assert [{"what": "start_audio_stream", "name": "firefox"}] == recorder.named("world_change")
