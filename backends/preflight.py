@@ -517,7 +517,7 @@ def _choose(
     why = _why_no_cuda(report)
     what = "requested accelerator 'cuda'" if wanted is Accelerator.CUDA else "no usable GPU"
     if req.allow_cpu_fallback:
-        notes.append(f"{what} ({why}); falling back to CPU")
+        notes.append(f"{what}: {why}; falling back to CPU")
         return Accelerator.CPU, problems, notes
     problems.append(
         Problem(
@@ -531,7 +531,7 @@ def _choose(
 def _why_no_cuda(report: HardwareReport) -> str:
     nvidia = report.gpus_of(GpuVendor.NVIDIA)
     if not nvidia and not report.nvidia_driver.gpus:
-        return "no NVIDIA GPU found (no DRM device with vendor 0x10de)"
+        return "no NVIDIA GPU (no DRM device has PCI vendor 0x10de)"
     if not report.nvidia_driver.present:
         return (
             "an NVIDIA GPU is present but the nvidia kernel module is not loaded "

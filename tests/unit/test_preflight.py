@@ -160,7 +160,7 @@ def test_nvidia_absent_fails_with_stable_code(tmp_path: Path) -> None:
     decision = decide(report, Requirements(accelerator=Accelerator.CUDA))
     expected = Problem(
         PreflightExit.ACCELERATOR_MISSING,
-        "requested accelerator 'cuda': no NVIDIA GPU found (no DRM device with vendor 0x10de); "
+        "requested accelerator 'cuda': no NVIDIA GPU (no DRM device has PCI vendor 0x10de); "
         "allow CPU fallback (--allow-cpu-fallback) or fix the driver",
     )
     assert (None, (expected,), PreflightExit.ACCELERATOR_MISSING) == (
@@ -176,8 +176,8 @@ def test_nvidia_absent_falls_back_to_cpu_when_allowed(tmp_path: Path) -> None:
         accelerator=Accelerator.CPU,
         problems=(),
         notes=(
-            "requested accelerator 'cuda' (no NVIDIA GPU found (no DRM device with vendor "
-            "0x10de)); falling back to CPU",
+            "requested accelerator 'cuda': no NVIDIA GPU (no DRM device has PCI vendor "
+            "0x10de); falling back to CPU",
         ),
     )
     assert expected == decision
@@ -207,7 +207,7 @@ def test_amd_present_is_detected_but_not_usable(tmp_path: Path) -> None:
         notes=(
             "GPUs EXO cannot use on Linux (no ROCm/oneAPI/Vulkan backend): card0 (amd), "
             "card1 (intel)",
-            "no usable GPU (no NVIDIA GPU found (no DRM device with vendor 0x10de)); "
+            "no usable GPU: no NVIDIA GPU (no DRM device has PCI vendor 0x10de); "
             "falling back to CPU",
         ),
     )
