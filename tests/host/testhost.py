@@ -232,6 +232,9 @@ class TestHost:
             self.systemctl("start", "dbus.socket", "dbus.service")
             self.systemctl("restart", "systemd-logind.service")
         self.systemctl("start", f"user@{UID}.service", check=False)
+        self.wait_for("alice's session", lambda: bool(self.sessions()), 30)
+        self.run("systemctl", "--user", "start", "pipewire.socket", "pipewire.service",
+                 "wireplumber.service", as_user=True, check=False)
         self.wait_for_desktop()
 
     # ------------------------------------------------------------------ lifecycle

@@ -1,0 +1,112 @@
+"""End to end on the test host: the `mode` CLI (host backend) against real daemons.
+
+Each test drives `mode --backend host --state-dir ... --config ...` inside the namespace
+(as the workstation's root would), then checks the result with systemctl, loginctl and
+pw-dump, not with Dubnium's own reading of the host. GPUs are the NVML stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from dubnium.codes import GuardId
+from dubnium.modes import Mode
+from dubnium.policy import load_policy_data
+from tests.host.testhost import INNER, TestHost, host_policy_json
+
+pytestmark = pytest.mark.host
+POLICY = load_policy_data(host_policy_json())
+USER_SESSION = "alice"
+
+
+@pytest.fixture(autouse=True)
+def back_to_desktop(host: TestHost) -> Iterator[None]:
+    """Every test starts from, and leaves, the desktop the host booted into."""
+    yield
+    host.restore_desktop()
+
+
+def current(host: TestHost) -> tuple[int, str]:
+    """`mode current --json`: exit status and observed state."""
+    proc = host.mode("current", "--json")
+    return proc.returncode, json.loads(proc.stdout)["observed_state"]
+
+
+def slice_values(host: TestHost, name: str) -> dict[str, str]:
+    out = host.systemctl("show", name, "-p", "CPUWeight", "-p", "IOWeight").stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def request(host: TestHost, mode: str) -> int:
+    proc = host.mode("request", mode)
+    if proc.returncode not in (0, *(g.exit_code for g in GuardId)):
+        print(proc.stdout, proc.stderr)
+    return proc.returncode
+
+
+def test_current_is_desktop_after_boot(host: TestHost) -> None:
+    """A freshly booted host is observed as desktop, with all evidence readable."""
+    proc = host.mode("current", "--json")
+    data = json.loads(proc.stdout)
+    assert (0, "desktop", {}) == (
+        proc.returncode, data["observed_state"], data["evidence"]["unavailable"]
+    )
+
+
+def test_studio_local_and_back_changes_and_restores_real_slice_weights(host: TestHost) -> None:
+    """studio-local sets the studio slice weights in systemd; desktop restores the old ones."""
+    before = {s: slice_values(host, s) for s in ("interactive.slice", "ai.slice",
+                                                  "platform.slice")}
+    assert 0 == request(host, "studio-local")
+    studio = POLICY.slices[Mode.STUDIO_LOCAL]
+    assert {s: {"CPUWeight": str(v.cpu_weight), "IOWeight": str(v.io_weight)}
+            for s, v in studio.items()} == {s: slice_values(host, s) for s in studio}
+    assert ("active", "active") == (host.is_active("studio-local-policy.service"),
+                                    host.is_active("audio-priority.service"))
+    assert (0, "studio-local") == current(host)
+    assert 0 == request(host, "desktop")
+    assert before == {s: slice_values(host, s) for s in before}
+    assert "inactive" == host.is_active("studio-local-policy.service")
+    assert (0, "desktop") == current(host)
+
+
+def test_compute_and_back(host: TestHost) -> None:
+    """compute ends alice's session, isolates compute.target, starts vLLM; desktop undoes it."""
+    assert [USER_SESSION] == [s["user"] for s in host.sessions()]
+    assert 0 == request(host, "compute")
+    assert [] == host.sessions()
+    assert {"compute.target": "active", "desktop.target": "inactive",
+            "graphical.target": "inactive", "vllm.service": "active"} == {
+        u: host.is_active(u) for u in ("compute.target", "desktop.target", "graphical.target",
+                                       "vllm.service")}
+    profile = (host.root / "run/mode-controller/vllm-profile.env").read_text()
+    assert "CUDA_VISIBLE_DEVICES=GPU-d0b00000-0000-4000-8000-000000000000," \
+           "GPU-d0b00000-0000-4000-8000-000000000001\n" in profile
+    env = host.run("sh", "-c", "tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value "
+                   "vllm.service)/environ").stdout
+    assert "DUBNIUM_TENSOR_PARALLEL_SIZE=2" in env.splitlines()
+    assert (0, "compute") == current(host)
+
+    assert 0 == request(host, "desktop")
+    assert [USER_SESSION] == [s["user"] for s in host.sessions()]
+    assert ("active", "inactive") == (host.is_active("desktop.target"),
+                                      host.is_active("vllm.service"))
+    assert (0, "desktop") == current(host)
+
+
+def test_audio_guard_blocks_compute_on_a_real_stream(host: TestHost) -> None:
+    """While pw-play plays, `mode request compute` is refused by audio_idle; nothing changes."""
+    with host.playing_audio():
+        assert GuardId.AUDIO_IDLE.exit_code == request(host, "compute")
+        assert [USER_SESSION] == [s["user"] for s in host.sessions()]
+        assert ("active", "inactive") == (host.is_active("desktop.target"),
+                                          host.is_active("compute.target"))
+
+
+def test_state_files_written_inside_the_host(host: TestHost) -> None:
+    """A request records desired state in the state dir given on the command line."""
+    assert 0 == request(host, "desktop")
+    assert "desktop" == host.outside(INNER / "state" / "desired").read_text().strip()
