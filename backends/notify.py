@@ -1,8 +1,9 @@
 """Desktop notification to the interactive user before the GUI is ended (seed 003, T3).
 
-Called by `backends.host.HostBackend.notify_user`. For each graphical session, runs
-`notify-send` as that session's user (setpriv, uid and gid from the host's /etc/passwd) on
-the user's session bus `/run/user/<uid>/bus`, i.e. org.freedesktop.Notifications.Notify.
+Called by `backends.host.HostBackend.notify_user`. For each graphical session, calls
+org.freedesktop.Notifications.Notify with `gdbus call` as that session's user (setpriv, uid
+and gid from the host's /etc/passwd) on the user's session bus `/run/user/<uid>/bus`
+(`notify-send` would first ask GetServerInformation and give up without a server).
 Best effort: each attempt is bounded by a timeout, every failure is recorded in the returned
 outcome, and nothing raises. `command_prefix` runs the command inside another mount/PID
 namespace (the test host, reached from outside: `nsenter -t <pid> -p -m --`).
@@ -63,8 +64,11 @@ class Notifier:
             "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
             "env", f"DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{uid}/bus",
             f"XDG_RUNTIME_DIR=/run/user/{uid}",
-            "notify-send", f"--app-name={self._app_name}", "--urgency=critical",
-            "--expire-time=15000", summary, body,
+            "gdbus", "call", "--session", f"--timeout={max(1, int(self._timeout_s))}",
+            "--dest=org.freedesktop.Notifications",
+            "--object-path=/org/freedesktop/Notifications",
+            "--method=org.freedesktop.Notifications.Notify",
+            self._app_name, "0", "", summary, body, "[]", "{'urgency': <byte 2>}", "15000",
         ]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         try:
