@@ -166,12 +166,19 @@ class HostBackend:
         self.last_notifications = self._notifier.notify(sessions, summary, body)
 
     def write_vllm_profile(self, profile: VllmProfile) -> None:
-        """Atomically (temp file, fsync, rename) write the profile's EnvironmentFile."""
-        target = self._proc.host_path(self.policy.vllm.profile_path)
+        """Atomically (temp file, fsync, rename) write vLLM's EnvironmentFile."""
+        self._write_profile(self.policy.vllm.profile_path, profile, "vLLM")
+
+    def write_exo_profile(self, profile: VllmProfile) -> None:
+        """Atomically write EXO's EnvironmentFile (read by exo.service in compute mode)."""
+        self._write_profile(self.policy.exo.profile_path, profile, "EXO")
+
+    def _write_profile(self, path: str, profile: VllmProfile, what: str) -> None:
+        target = self._proc.host_path(path)
         text = profile.to_env() + f"{_INDICES_KEY}={','.join(map(str, profile.gpu_indices))}\n"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".vllm-profile.", dir=target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=".profile.", dir=target.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(text)
@@ -188,9 +195,7 @@ class HostBackend:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            raise BackendError(
-                f"cannot write the vLLM profile {self.policy.vllm.profile_path}: {exc.strerror}"
-            ) from None
+            raise BackendError(f"cannot write the {what} profile {path}: {exc.strerror}") from None
 
     def _read_profile(self) -> VllmProfile | Unavailable | None:
         path = self._proc.host_path(self.policy.vllm.profile_path)

@@ -91,6 +91,10 @@ class Backend(Protocol):
         """Write vLLM's EnvironmentFile; read by vllm.service when it next starts."""
         ...
 
+    def write_exo_profile(self, profile: VllmProfile) -> None:
+        """Write EXO's EnvironmentFile (same format); read by exo.service when it starts."""
+        ...
+
     def describe(self) -> Mapping[str, object]:
         """What this backend can and cannot see (for `mode doctor`)."""
         ...

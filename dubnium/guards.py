@@ -139,7 +139,7 @@ def target_reachable(facts: HostFacts, policy: Policy, target: Mode) -> Verdict:
     needed = {
         Mode.DESKTOP: [names.desktop_target, names.graphical_target],
         Mode.STUDIO_LOCAL: [names.desktop_target, names.studio_policy, names.audio_priority],
-        Mode.COMPUTE: [names.compute_target] + ([names.vllm] if policy.vllm.enable else []),
+        Mode.COMPUTE: [names.compute_target, *policy.compute_workloads],
     }[target]
     states = {n: facts.units.get(n).load.value for n in needed}
     bad = {n: s for n, s in states.items() if s != LoadState.LOADED.value}
@@ -243,16 +243,18 @@ def memory_headroom(facts: HostFacts, policy: Policy, target: Mode) -> Verdict:
 
 
 def vllm_drainable(facts: HostFacts, policy: Policy, target: Mode) -> Verdict:
-    """vLLM can be stopped: not stuck mid-start or mid-stop."""
+    """vLLM (and EXO where enabled) can be stopped: not stuck mid-start or mid-stop."""
     check = _Check(GuardId.VLLM_DRAINABLE, policy)
     if isinstance(facts.units, Unavailable):
         return check.error(facts.units)
-    unit = facts.units.get(policy.units.vllm)
-    evidence = {"unit": unit.name, "active": unit.active.value, "load": unit.load.value}
-    if unit.active in (ActiveState.ACTIVATING, ActiveState.DEACTIVATING):
-        return check.blocked(f"{unit.name} is {unit.active.value}: wait for it to settle",
-                             **evidence)
-    return check.passed(f"{unit.name} is {unit.active.value}: can be stopped", **evidence)
+    units = [facts.units.get(name) for name in policy.compute_workloads or (policy.units.vllm,)]
+    evidence = {u.name: {"active": u.active.value, "load": u.load.value} for u in units}
+    busy = [u for u in units if u.active in (ActiveState.ACTIVATING, ActiveState.DEACTIVATING)]
+    if busy:
+        listed = ", ".join(f"{u.name} is {u.active.value}" for u in busy)
+        return check.blocked(f"{listed}: wait for it to settle", units=evidence)
+    listed = ", ".join(f"{u.name} {u.active.value}" for u in units)
+    return check.passed(f"can be stopped ({listed})", units=evidence)
 
 
 def capability_local(facts: HostFacts, policy: Policy, target: Mode) -> Verdict:

@@ -56,6 +56,10 @@ class Observation:
         }
 
 
+def units_active(facts: HostFacts, unit: str) -> bool:
+    return not isinstance(facts.units, Unavailable) and facts.units.is_active(unit)
+
+
 def classify(facts: HostFacts, policy: Policy, markers: Markers = Markers()) -> Observation:
     """Classify one snapshot. Pure: same inputs, same answer."""
     return _Classifier(facts, policy, markers).run()
@@ -114,6 +118,7 @@ class _Classifier:
         s["graphical_target_active"] = units.is_active(names.graphical_target)
         s["compute_target_active"] = units.is_active(names.compute_target)
         s["vllm_active"] = units.is_active(names.vllm)
+        s["exo_active"] = units.is_active(names.exo)
         s["studio_policy_active"] = units.is_active(names.studio_policy)
         s["audio_priority_active"] = units.is_active(names.audio_priority)
         self.evidence["units"] = {
@@ -175,13 +180,14 @@ class _Classifier:
         if s["graphical_session_active"]:
             self.conflicts.append("a graphical session is still present")
             return self._mixed()
-        vllm_ok = s["vllm_active"] or not policy.vllm.enable
+        idle = [u for u in policy.compute_workloads if not units_active(self.facts, u)]
+        vllm_ok = not idle
         if release.status is ev.ReleaseStatus.UNKNOWN:
             self.conflicts.append(f"display GPU release cannot be verified: {release.reason}")
             return ObservedState.UNKNOWN
         if release.status is ev.ReleaseStatus.RELEASED:
             if not vllm_ok:
-                self.conflicts.append(f"{policy.units.vllm} is not active")
+                self.conflicts.append(f"{', '.join(idle)} not active")
                 return ObservedState.DEGRADED_COMPUTE
             profile = self.facts.vllm_profile
             if (
@@ -203,15 +209,17 @@ class _Classifier:
         if release.status is ev.ReleaseStatus.RESIDUAL and policy.two_gpu:
             self.conflicts.append(f"display GPU not fully released: {release.reason}")
             if not vllm_ok:
-                self.conflicts.append(f"{policy.units.vllm} is not active")
+                self.conflicts.append(f"{', '.join(idle)} not active")
             return ObservedState.DEGRADED_COMPUTE
         self.conflicts.append(f"display GPU still held: {release.reason}")
         return self._mixed()
 
     def _desktop(self) -> ObservedState:
         s, policy, facts = self.signals, self.policy, self.facts
-        if s["vllm_active"]:
-            self.conflicts.append(f"{policy.units.vllm} is active outside compute")
+        running = [u for u, on in ((policy.units.vllm, s["vllm_active"]),
+                                   (policy.units.exo, s["exo_active"])) if on]
+        if running:
+            self.conflicts.append(f"{', '.join(running)} active outside compute")
             return self._mixed()
         degraded = False
         if not s["desktop_target_active"]:

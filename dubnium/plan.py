@@ -112,9 +112,11 @@ class AwaitDisplayRelease:
 
 
 @attrs.frozen
-class WriteVllmProfile:
+class WriteGpuProfiles:
+    """The GPU placement decided by the release step, for vLLM (and EXO where enabled)."""
+
     def describe(self) -> str:
-        return "write the vLLM profile (CUDA_VISIBLE_DEVICES by UUID, tensor parallel size)"
+        return "write the GPU profiles (CUDA_VISIBLE_DEVICES by UUID, tensor parallel size)"
 
 
 @attrs.frozen
@@ -136,7 +138,7 @@ class Verify:
 
 Step = (
     CheckGuards | StartUnit | StopUnit | Isolate | SaveSlices | ApplySlices | RestoreSlices
-    | NotifyUser | TerminateSessions | AwaitDisplayRelease | WriteVllmProfile
+    | NotifyUser | TerminateSessions | AwaitDisplayRelease | WriteGpuProfiles
     | AwaitGraphical | Verify
 )
 
@@ -200,8 +202,8 @@ def _enter_studio(policy: Policy, guarded: bool) -> Leg:
     if guarded:
         steps.append(CheckGuards((GuardId.TARGET_REACHABLE, GuardId.CAPABILITY_LOCAL,
                                   GuardId.VLLM_DRAINABLE)))
+    steps += [StopUnit(unit, t.unit_stop_s) for unit in policy.compute_workloads or (u.vllm,)]
     steps += [
-        StopUnit(u.vllm, t.unit_stop_s),
         SaveSlices(),
         ApplySlices(Mode.STUDIO_LOCAL),
         StartUnit(u.studio_policy, t.unit_start_s),
@@ -236,8 +238,8 @@ def _enter_compute(policy: Policy, guarded: bool) -> Leg:
         StopUnit(u.display_manager, t.unit_stop_s),
         TerminateSessions(t.session_exit_s),
         AwaitDisplayRelease(policy.gpu_release.timeout_s,
-                            degraded_allowed=policy.two_gpu and policy.vllm.enable),
-        WriteVllmProfile(),
+                            degraded_allowed=policy.two_gpu and bool(policy.compute_workloads)),
+        WriteGpuProfiles(),
         ApplySlices(Mode.COMPUTE),
         Isolate(u.compute_target, t.unit_start_s),
         Verify(Mode.COMPUTE, t.vllm_ready_s),
@@ -251,8 +253,8 @@ def _leave_compute(policy: Policy, guarded: bool, source: str = "compute") -> Le
     steps: list[Step] = []
     if guarded:
         steps.append(CheckGuards((GuardId.TARGET_REACHABLE, GuardId.VLLM_DRAINABLE)))
+    steps += [StopUnit(unit, t.unit_stop_s) for unit in policy.compute_workloads or (u.vllm,)]
     steps += [
-        StopUnit(u.vllm, t.unit_stop_s),
         StopUnit(u.audio_priority, t.unit_stop_s),
         StopUnit(u.studio_policy, t.unit_stop_s),
         RestoreSlices(),

@@ -81,6 +81,8 @@ class Exo:
 
     enable: bool = False
     gpu_share: str = "shared"  # "shared": EXO and vLLM on the same compute GPUs; "split"
+    memory_per_gpu_mib: int = 2048  # what EXO's shard needs on each of its GPUs
+    profile_path: str = "/run/mode-controller/exo-profile.env"
 
 
 @attrs.frozen
@@ -169,6 +171,20 @@ class Policy:
     @property
     def two_gpu(self) -> bool:
         return len(self.hardware.present_gpus) >= 2
+
+    @property
+    def compute_workloads(self) -> tuple[str, ...]:
+        """The units that make up compute mode (vLLM, EXO), as enabled."""
+        return ((self.units.vllm,) if self.vllm.enable else ()) + (
+            (self.units.exo,) if self.exo.enable else ())
+
+    def gpu_split(self, gpus: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(vLLM's GPUs, EXO's GPUs) out of `gpus`: shared, or split with vLLM first."""
+        vllm_on, exo_on = self.vllm.enable, self.exo.enable
+        if vllm_on and exo_on and self.exo.gpu_share == "split" and len(gpus) >= 2:
+            half = (len(gpus) + 1) // 2
+            return gpus[:half], gpus[half:]
+        return (gpus if vllm_on else ()), (gpus if exo_on else ())
 
     def to_json(self) -> dict[str, Any]:
         """The config file form (inverse of `load_policy_data`)."""
@@ -399,6 +415,8 @@ def load_policy_data(data: object) -> Policy:
     exo = Exo(
         enable=ex.get("enable", _bool, d.exo.enable),
         gpu_share=ex.get("gpu_share", _choice("shared", "split"), d.exo.gpu_share),
+        memory_per_gpu_mib=ex.get("memory_per_gpu_mib", _int(1), d.exo.memory_per_gpu_mib),
+        profile_path=ex.get("profile_path", _absolute_path, d.exo.profile_path),
     )
     ex.finish()
 

@@ -229,6 +229,7 @@ class _Attempt:
         self.verdicts: list[Verdict] = []
         self.changed = False
         self.profile: VllmProfile | None = None
+        self.exo_profile: VllmProfile | None = None
         self.degraded = False
         self.final: Observation | None = None
         self.notes: list[str] = []
@@ -310,6 +311,7 @@ class _Attempt:
         else:
             legs = p.plan(ObservedState.UNKNOWN, prior, self.policy, guarded=False).legs
         self.profile = None
+        self.exo_profile = None
         self.degraded = False
         rollback_error = None
         try:
@@ -346,6 +348,7 @@ class _Attempt:
             "steps": self.steps,
             "guards": [v.to_json() for v in self.verdicts],
             "vllm_profile": self.profile.to_json() if self.profile else None,
+            "exo_profile": self.exo_profile.to_json() if self.exo_profile else None,
             "notes": self.notes,
             "finished_at": now,
         })
@@ -429,8 +432,8 @@ class _Attempt:
                 return self._terminate_sessions(bound)
             case p.AwaitDisplayRelease(bound_s=bound, degraded_allowed=allowed):
                 return self._await_release(bound, allowed)
-            case p.WriteVllmProfile():
-                return self._write_profile()
+            case p.WriteGpuProfiles():
+                return self._write_profiles()
             case p.AwaitGraphical(bound_s=bound):
                 graphical = self.policy.units.graphical_target
                 self._wait(lambda f: _unit_active(f, graphical) and _has_graphical(f), bound,
@@ -525,7 +528,7 @@ class _Attempt:
             result = verdict(facts, self.policy, self.target)
             if result.status is Status.PASS:
                 self.verdicts.append(result)
-                self.profile = self._profile(facts, self.policy.hardware.compute_gpus, "compute")
+                self._place(facts, self.policy.hardware.compute_gpus, "compute")
                 return result.reason
             if self.clock.monotonic_ns() >= deadline:
                 break
@@ -535,10 +538,16 @@ class _Attempt:
         others = self.policy.hardware.non_display_compute_gpus
         if degraded_allowed and release.status is ev.ReleaseStatus.RESIDUAL and others:
             self.degraded = True
-            self.profile = self._profile(facts, others, "degraded")
+            self._place(facts, others, "degraded")
             return f"indeterminate after {bound:g} s ({release.reason}): degraded profile"
         raise _StepFailed(f"display GPU not released within {bound:g} s: {result.reason}",
                           result)
+
+    def _place(self, facts: HostFacts, gpus: tuple[int, ...], name: str) -> None:
+        """Decide which GPUs vLLM and EXO get (policy: shared or split)."""
+        vllm_gpus, exo_gpus = self.policy.gpu_split(gpus)
+        self.profile = self._profile(facts, vllm_gpus, name) if vllm_gpus else None
+        self.exo_profile = self._profile(facts, exo_gpus, name) if exo_gpus else None
 
     def _profile(self, facts: HostFacts, indices: tuple[int, ...], name: str) -> VllmProfile:
         uuids = []
@@ -549,28 +558,33 @@ class _Attempt:
             uuids.append(gpu.uuid)
         return VllmProfile(name, tuple(uuids), tuple(indices))
 
-    def _write_profile(self) -> str:
-        if not self.policy.vllm.enable:
-            return "vLLM disabled by policy"
-        if self.profile is None:
-            raise _StepFailed("no vLLM profile decided")
-        self._act(lambda: self.backend.write_vllm_profile(self.profile or VllmProfile("off")),
-                  "write the vLLM profile")
-        self.changed = True
-        return f"profile {self.profile.name}: GPUs {list(self.profile.gpu_indices)}"
+    def _write_profiles(self) -> str:
+        written = []
+        for enabled, profile, write, what in (
+            (self.policy.vllm.enable, self.profile, self.backend.write_vllm_profile, "vLLM"),
+            (self.policy.exo.enable, self.exo_profile, self.backend.write_exo_profile, "EXO"),
+        ):
+            if not enabled:
+                continue
+            if profile is None:
+                raise _StepFailed(f"no {what} GPU profile decided")
+            self._act(functools.partial(write, profile), f"write the {what} profile")
+            self.changed = True
+            written.append(f"{what} {profile.name} on GPUs {list(profile.gpu_indices)}")
+        return "; ".join(written) or "no GPU workload enabled"
 
     def _verify(self, mode: Mode, bound: float) -> str:
-        vllm = self.policy.units.vllm
+        workloads = self.policy.compute_workloads
 
         def done(facts: HostFacts) -> bool:
             state = classify(facts, self.policy).state
             return state.mode is mode or (
                 self.degraded and state is ObservedState.DEGRADED_COMPUTE
-                and (_unit_active(facts, vllm) or not self.policy.vllm.enable)
+                and all(_unit_active(facts, u) for u in workloads)
             )
 
         def hopeless(facts: HostFacts) -> bool:
-            return mode is Mode.COMPUTE and _unit_failed(facts, vllm)
+            return mode is Mode.COMPUTE and any(_unit_failed(facts, u) for u in workloads)
 
         facts = self._wait(done, bound, f"the host to be {mode.value}", fail=hopeless)
         return classify(facts, self.policy).state.value

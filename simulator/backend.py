@@ -110,6 +110,12 @@ class SimBackend:
 
         self._act("write_vllm_profile", profile.name, profile.to_json(), write)
 
+    def write_exo_profile(self, profile: VllmProfile) -> None:
+        def write() -> None:
+            self.world.exo.profile = profile
+
+        self._act("write_exo_profile", profile.name, profile.to_json(), write)
+
     def describe(self) -> Mapping[str, object]:
         w = self.world
         return {

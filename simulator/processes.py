@@ -25,6 +25,7 @@ class ProcessRole(StrEnum):
 
     COMPOSITOR = "compositor"
     VLLM = "vllm"
+    EXO = "exo"
     AUDIO = "audio"
     JACK = "jack"
     REAPER = "reaper"

@@ -1,4 +1,4 @@
-"""The simulated vLLM: the profile it reads and the GPU memory its shards take.
+"""The simulated vLLM (and EXO, the same kind of workload): its profile and GPU shards.
 
 Owned by `simulator.world.World`, which calls it from the hooks of `vllm.service`: the
 process appears when the start job runs; when the job's load delay is over, `load` places one
@@ -19,7 +19,11 @@ COMM = "vllm"
 
 
 class Vllm:
-    def __init__(self) -> None:
+    """One GPU workload: vLLM by default; `Vllm("exo", ProcessRole.EXO)` is EXO."""
+
+    def __init__(self, comm: str = COMM, role: ProcessRole = ProcessRole.VLLM) -> None:
+        self.comm = comm
+        self.role = role
         self.profile: VllmProfile | None = None
         self.pid = 0
         self.allocations: list[tuple[int, int]] = []  # (gpu index, allocation id)
@@ -27,7 +31,7 @@ class Vllm:
 
     def spawn(self, processes: ProcessTable, now_ns: int) -> None:
         if self.pid == 0:
-            self.pid = processes.spawn(COMM, ProcessRole.VLLM, now_ns, uid=0).pid
+            self.pid = processes.spawn(self.comm, self.role, now_ns, uid=0).pid
 
     def load(self, gpus: dict[int, Gpu], need_mib: int, alloc_ids: list[int]) -> bool:
         """Place the shards; False (nothing allocated, `last_error` set) when they do not fit.
@@ -47,7 +51,7 @@ class Vllm:
             return False
         for gpu in targets:
             alloc_id = alloc_ids.pop(0)
-            gpu.allocate(alloc_id, self.pid, COMM, GpuProcessKind.COMPUTE, need_mib)
+            gpu.allocate(alloc_id, self.pid, self.comm, GpuProcessKind.COMPUTE, need_mib)
             self.allocations.append((gpu.spec.index, alloc_id))
         self.last_error = ""
         return True
@@ -55,7 +59,7 @@ class Vllm:
     def _targets(self, gpus: dict[int, Gpu]) -> list[Gpu] | None:
         profile = self.profile
         if profile is None or profile.name == "off" or not profile.gpu_uuids:
-            self.last_error = "no vLLM profile with GPUs written"
+            self.last_error = f"no {self.comm} profile with GPUs written"
             return None
         by_uuid = {g.spec.uuid: g for g in gpus.values()}
         targets = []
@@ -77,6 +81,7 @@ class Vllm:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "comm": self.comm,
             "profile": profile_to_json(self.profile),
             "pid": self.pid,
             "allocations": [list(a) for a in self.allocations],
@@ -85,7 +90,8 @@ class Vllm:
 
     @classmethod
     def from_json(cls, data: Any) -> Vllm:
-        vllm = cls()
+        comm = str(data.get("comm", COMM))
+        vllm = cls(comm, ProcessRole.EXO if comm == "exo" else ProcessRole.VLLM)
         vllm.profile = profile_from_json(data["profile"])
         vllm.pid = int(data["pid"])
         vllm.allocations = [(int(i), int(a)) for i, a in data["allocations"]]

@@ -122,6 +122,7 @@ class World:
         self.gpus: dict[int, Gpu] = {}
         self.audio = Pipewire()
         self.vllm = Vllm()
+        self.exo = Vllm("exo", ProcessRole.EXO)
         self.host = HostState.for_policy(policy)
         self.display = DisplayBehaviour()
         self.session_behaviour = SessionBehaviour()
@@ -201,6 +202,7 @@ class World:
         for gpu in self.gpus.values():
             gpu.clear()
         self.vllm = Vllm()
+        self.exo = Vllm("exo", ProcessRole.EXO)
         self.boot_count += 1
         self._boot()
 
@@ -245,22 +247,28 @@ class World:
         names = self.policy.units
         if unit == names.display_manager and job_type is JobType.STOP:
             self._close_sessions_of(unit)
-        elif unit == names.vllm and job_type is JobType.START:
-            self.vllm.spawn(self.processes, self.now_ns)
+        elif job_type is JobType.START and (workload := self._workload(unit)) is not None:
+            workload.spawn(self.processes, self.now_ns)
+
+    def _workload(self, unit: str) -> Vllm | None:
+        names = self.policy.units
+        return {names.vllm: self.vllm, names.exo: self.exo}.get(unit)
 
     def start_succeeds(self, unit: str) -> bool:
-        if unit != self.policy.units.vllm:
+        workload = self._workload(unit)
+        if workload is None:
             return True
-        need = self.policy.vllm.memory_per_gpu_mib
+        need = (self.policy.vllm.memory_per_gpu_mib if workload is self.vllm
+                else self.policy.exo.memory_per_gpu_mib)
         ids = list(range(self.next_alloc_id, self.next_alloc_id + len(self.gpus)))
         before = len(ids)
-        ok = self.vllm.load(self.gpus, need, ids)
+        ok = workload.load(self.gpus, need, ids)
         self.next_alloc_id += before - len(ids)
         if ok:
-            for index, _ in self.vllm.allocations:
-                self._gpu_changed(index, "vllm loaded")
+            for index, _ in workload.allocations:
+                self._gpu_changed(index, f"{workload.comm} loaded")
         else:
-            self.vllm.unload(self.gpus, self.processes)
+            workload.unload(self.gpus, self.processes)
         return ok
 
     def state_changed(self, unit: str, old: ActiveState, new: ActiveState) -> None:
@@ -271,11 +279,12 @@ class World:
                 self.scheduler.schedule(delay, AUTOLOGIN, {"unit": unit})
             elif new in (ActiveState.INACTIVE, ActiveState.FAILED):
                 self._close_sessions_of(unit)
-        elif unit == names.vllm and new in (ActiveState.INACTIVE, ActiveState.FAILED):
-            held = [index for index, _ in self.vllm.allocations]
-            self.vllm.unload(self.gpus, self.processes)
+        elif new in (ActiveState.INACTIVE, ActiveState.FAILED) and (
+                workload := self._workload(unit)) is not None:
+            held = [index for index, _ in workload.allocations]
+            workload.unload(self.gpus, self.processes)
             for index in held:
-                self._gpu_changed(index, "vllm stopped")
+                self._gpu_changed(index, f"{workload.comm} stopped")
 
     # ================================================================= logind glue
 
@@ -649,6 +658,7 @@ class World:
             "next_alloc_id": self.next_alloc_id,
             "audio": self.audio.to_json(),
             "vllm": self.vllm.to_json(),
+            "exo": self.exo.to_json(),
             "host": self.host.to_json(),
             "notifications": list(self.notifications),
             "unavailable": dict(self.unavailable),
@@ -699,6 +709,7 @@ class World:
         world.next_alloc_id = int(data["next_alloc_id"])
         world.audio = Pipewire.from_json(data["audio"])
         world.vllm = Vllm.from_json(data["vllm"])
+        world.exo = Vllm.from_json(data["exo"])
         world.host = HostState.from_json(data["host"])
         world.notifications = [dict(n) for n in data["notifications"]]
         unavailable = data["unavailable"]

@@ -563,3 +563,65 @@ def audit_intact(scene: Scene) -> None:
     assert now[: len(scene.audit_lines)] == scene.audit_lines
     assert all(json.loads(line)["schema_version"] == 1 for line in now)
 
+
+
+# ------------------------------------------------------------------ EXO (issue 6)
+
+
+@given(parsers.re(r"a simulated workstation with 2 GPUs and EXO (?P<how>sharing the GPUs "
+                  r"with vLLM|on its own GPU)"))
+def exo_workstation(scene: Scene, how: str) -> None:
+    from dubnium.policy import Exo, default_policy
+
+    share = "shared" if how.startswith("sharing") else "split"
+    policy = attrs.evolve(default_policy(), exo=Exo(enable=True, gpu_share=share))
+    scene.station = Station.create(seed=7, policy=policy)
+    scene.watcher = StateWatcher(scene.station)
+    scene.station.reporter = scene.watcher
+    assert scene.st.observe().state is ObservedState.DESKTOP
+
+
+def _gpus_of(scene: Scene, comm: str) -> list[int]:
+    gpus = scene.facts().gpus
+    assert not isinstance(gpus, Unavailable)
+    return sorted(g.index for g in gpus if any(p.name == comm for p in g.compute_processes))
+
+
+@then(parsers.parse("EXO is running on GPUs 0 and 1"))
+def exo_both(scene: Scene) -> None:
+    assert (_unit_up(scene, scene.st.policy.units.exo), _gpus_of(scene, "exo")) == (True, [0, 1])
+
+
+@then(parsers.parse("EXO is running on GPU {index:d} only"))
+def exo_one(scene: Scene, index: int) -> None:
+    assert (_unit_up(scene, scene.st.policy.units.exo), _gpus_of(scene, "exo")) == (
+        True, [index])
+
+
+@then("EXO is stopped")
+def exo_stopped(scene: Scene) -> None:
+    assert (_unit_up(scene, scene.st.policy.units.exo), _gpus_of(scene, "exo")) == (False, [])
+
+
+@given("EXO fails to start")
+def exo_fails(scene: Scene) -> None:
+    scene.st.world.set_unit_behaviour(scene.st.policy.units.exo,
+                                      UnitBehaviour(start_s=2.0, start_fails=True))
+
+
+@given("EXO is restarting")
+def exo_restarting(scene: Scene) -> None:
+    world, exo = scene.st.world, scene.st.policy.units.exo
+    world.set_unit_behaviour(exo, UnitBehaviour(start_s=300.0))
+    world.backend().stop_unit(exo)
+    world.advance(5)
+    world.backend().start_unit(exo)
+    world.advance(1)
+
+
+@when("EXO is started by hand")
+def exo_by_hand(scene: Scene) -> None:
+    world = scene.st.world
+    world.backend().write_exo_profile(VllmProfile("compute", (world.gpus[1].spec.uuid,), (1,)))
+    world.backend().start_unit(scene.st.policy.units.exo)
+    world.advance(60)
