@@ -25,6 +25,7 @@ from dubnium.facts import (
     Units,
     VllmProfile,
 )
+from dubnium.modes import Mode
 from dubnium.policy import SLICES
 from tests.contract.harness import Harness
 
@@ -254,3 +255,42 @@ def test_vllm_profile_round_trip(harness: Harness) -> None:
 def test_describe_names_the_backend(harness: Harness) -> None:
     """describe() says which backend it is."""
     assert harness.name == harness.backend.describe()["backend"]
+
+
+# --------------------------------------------------------------------------- systemd semantics
+
+
+def test_boot_slice_settings_are_the_desktop_ones(harness: Harness) -> None:
+    """After boot the slices carry the desktop weights (the units' [Slice] settings)."""
+    desktop = harness.policy.slices[Mode.DESKTOP]
+    assert dict(desktop) == {n: s for n, s in slices(harness.backend.observe()).items()
+                             if n in desktop}
+
+
+def test_isolate_desktop_stops_what_it_does_not_want(harness: Harness) -> None:
+    """A unit started by hand (the studio marker) is stopped by isolating desktop.target."""
+    names = harness.policy.units
+    harness.backend.start_unit(names.studio_policy)
+    harness.wait_until("marker active", lambda f: active(f, names.studio_policy))
+    harness.backend.isolate(names.desktop_target)
+    facts = harness.wait_until(
+        "marker stopped by isolate",
+        lambda f: units_of(f).get(names.studio_policy).active is ActiveState.INACTIVE,
+    )
+    assert active(facts, names.desktop_target)
+
+
+def test_starting_compute_target_conflicts_out_the_desktop_targets(harness: Harness) -> None:
+    """start(compute.target) stops desktop.target and graphical.target (Conflicts=), but
+    not the display manager they merely want: the session survives a plain start."""
+    names = harness.policy.units
+    harness.backend.start_unit(names.compute_target)
+    t = harness.policy.timeouts
+    facts = harness.wait_until(
+        "compute.target active", lambda f: active(f, names.compute_target),
+        timeout_s=t.vllm_ready_s + t.unit_start_s,
+    )
+    assert (False, False, True, 1) == (
+        active(facts, names.desktop_target), active(facts, names.graphical_target),
+        active(facts, names.display_manager), len(graphical(facts)),
+    )
