@@ -47,6 +47,8 @@ in
   exo = {
     inherit (cfg.exo) enable;
     gpu_share = cfg.exo.gpuShare;
+    memory_per_gpu_mib = cfg.exo.memoryPerGpuMiB;
+    profile_path = "${cfg.paths.stateDir}/exo-profile.env";
   };
   k3s.enable = cfg.k3s.enable;
   slices = {

@@ -38,6 +38,7 @@
   exo = {
     enable = false;
     gpuShare = "shared";
+    memoryPerGpuMiB = 2048;
   };
 
   k3s.enable = false;

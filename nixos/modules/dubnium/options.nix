@@ -200,6 +200,12 @@ in
         default = d.exo.gpuShare;
         description = "\"shared\": EXO and vLLM use the same compute GPUs; \"split\": separate ones.";
       };
+      memoryPerGpuMiB = mkOption {
+        type = types.ints.positive;
+        default = d.exo.memoryPerGpuMiB;
+        example = 8192;
+        description = "GPU memory EXO's shard needs on each of its GPUs (the controller's placement check).";
+      };
     };
 
     k3s.enable = mkEnableOption "k3s, stable across modes in platform.slice (seed 001: keep off until mode control is proven)";
