@@ -76,7 +76,8 @@ def test_compute_only_beside_dubnium_sets_the_controller_config() -> None:
     result = evaluate(host, withDubnium=True)
     service, target = result["services"]["exo"], result["targets"]["exo"]
     expected: tuple[Any, ...] = (
-        [], True, {"enable": True, "gpu_share": "shared"}, ["compute.target"],
+        [], True, {"enable": True, "gpu_share": "shared", "memory_per_gpu_mib": 2048,
+         "profile_path": "/run/mode-controller/exo-profile.env"}, ["compute.target"],
         ["exo.target", "compute.target"], "ai.slice",
     )
     assert expected == (
