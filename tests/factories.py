@@ -23,7 +23,6 @@ from dubnium.facts import (
     ProcessFact,
     SessionFact,
     SliceFact,
-    SliceSettings,
     UnitFact,
     Units,
     VllmProfile,

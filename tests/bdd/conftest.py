@@ -336,7 +336,8 @@ def desktop_holds(scene: Scene, mib: int) -> None:
     world.remove_session(session)  # the display manager logs in again with the new size
     world.advance(10)
     gpus = scene.facts().gpus
-    assert not isinstance(gpus, Unavailable) and gpus[0].memory_used_mib == mib
+    assert not isinstance(gpus, Unavailable)
+    assert gpus[0].memory_used_mib == mib
 
 
 @given(parsers.parse('the workstation came up with "{target}" as its boot target'))
@@ -451,7 +452,8 @@ def boot_runs(scene: Scene) -> None:
 @then(parsers.parse('the desired mode is "{mode}"'))
 def desired_is(scene: Scene, mode: str) -> None:
     desired = scene.st.state.read_desired()
-    assert desired is not None and desired.value == mode
+    assert desired is not None
+    assert desired.value == mode
 
 
 # ------------------------------------------------------------------ the mode command
@@ -479,7 +481,8 @@ def _run(scene: Scene, command: str, user: str | None = None) -> None:
 def fresh_cli(scene: Scene, tmp_path: Path) -> None:
     scene.state_dir = tmp_path / "state"
     _run(scene, "mode-sim create --seed 3 --gpus 2")
-    assert scene.proc is not None and scene.proc.returncode == 0, scene.proc.stderr
+    proc = _proc(scene)
+    assert proc.returncode == 0, proc.stderr
 
 
 @given(parsers.parse("a config file containing '{content}'"))
@@ -491,7 +494,8 @@ def config_file(scene: Scene, tmp_path: Path, content: str) -> None:
 @given("the owner has already made a request with the mode command")
 def cli_request(scene: Scene) -> None:
     _run(scene, "mode request studio-local")
-    assert scene.proc is not None and scene.proc.returncode == 0, scene.proc.stdout
+    proc = _proc(scene)
+    assert proc.returncode == 0, proc.stdout
 
 
 @given(parsers.parse('the state file "{name}" is truncated'))
@@ -513,7 +517,8 @@ def garbage_world(scene: Scene) -> None:
 @given(parsers.parse('the simulated world has an audio stream "{name}"'))
 def cli_audio(scene: Scene, name: str) -> None:
     _run(scene, f"mode-sim audio start {name}")
-    assert scene.proc is not None and scene.proc.returncode == 0, scene.proc.stderr
+    proc = _proc(scene)
+    assert proc.returncode == 0, proc.stderr
 
 
 @when(parsers.parse('I run "{command}"'))
@@ -541,7 +546,8 @@ def exits_with(scene: Scene, code: int) -> None:
 @then(parsers.parse('it prints one line mentioning "{text}"'))
 def one_line(scene: Scene, text: str) -> None:
     err = _proc(scene).stderr.strip().splitlines()
-    assert len(err) == 1 and text in err[0], err
+    assert len(err) == 1, err
+    assert text in err[0], err
 
 
 @then("no traceback is shown")

@@ -2,7 +2,6 @@
 and the module's build-time checks (nixos/lib/checks.nix), both evaluated without nixpkgs."""
 
 # The house style asserts `expected == actual` (STYLE.md), which SIM300 calls Yoda.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ test_config_json.py and test_units.py run everywhere.
 """
 
 # The house style asserts `expected == actual` (STYLE.md), which SIM300 calls Yoda.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Every .nix file of the repository parses, and the parse check catches what it must."""
 
 # The house style asserts `expected == actual` (STYLE.md), which SIM300 calls Yoda.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The pure unit graph (nixos/units/): its shape, and its rendering verified by systemd."""
 
 # The house style asserts `expected == actual` (STYLE.md), which SIM300 calls Yoda.
-# ruff: noqa: SIM300
 
 from __future__ import annotations
 
