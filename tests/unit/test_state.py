@@ -37,7 +37,7 @@ def test_garbage_desired_is_state_corrupt_naming_the_file(tmp_path: Path,
 def test_truncated_json_state_is_state_corrupt(tmp_path: Path, content: bytes) -> None:
     """A truncated JSON file, or one that is not ours, raises StateCorrupt."""
     (tmp_path / "last-transition.json").write_bytes(content)
-    with pytest.raises(StateCorrupt, match="last-transition.json"):
+    with pytest.raises(StateCorrupt, match=r"last-transition\.json"):
         RuntimeState(DirectoryStore(tmp_path)).last_transition()
 
 
