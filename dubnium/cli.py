@@ -243,12 +243,13 @@ def _report_text(report: GuardReport, leg: str) -> list[str]:
 
 
 def _current_exit(obs: Observation) -> int:
-    if obs.state.mode is not None:
-        return ExitCode.OK
+    """0 only for a mode seen with all evidence read; otherwise say what is missing."""
     if obs.degraded:
         return ExitCode.DEGRADED
     if obs.evidence.get("unavailable"):
         return ExitCode.EVIDENCE_UNAVAILABLE
+    if obs.state.mode is not None:
+        return ExitCode.OK
     return ExitCode.NOT_CONVERGED
 
 
