@@ -1,0 +1,122 @@
+"""The `mode` verbs on the simulated host: output shapes and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dubnium.cli import main as mode_main
+from dubnium.codes import ExitCode
+from simulator.cli import main as sim_main
+
+
+class Shell:
+    def __init__(self, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.state = state
+        self.capsys = capsys
+
+    def run(self, tool: str, *args: str) -> tuple[int, str, str]:
+        entry = mode_main if tool == "mode" else sim_main
+        argv = ["--state-dir", str(self.state), *args]
+        if tool == "mode":
+            argv = ["--backend", "sim", *argv]
+        with pytest.raises(SystemExit) as stopped:
+            entry(argv)
+        out, err = self.capsys.readouterr()
+        code = stopped.value.code
+        return (code if isinstance(code, int) else 0), out, err
+
+    def json(self, *args: str) -> Any:
+        code, out, err = self.run("mode", *args, "--json")
+        assert code in (0, 25), err
+        return json.loads(out)
+
+
+@pytest.fixture
+def shell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Shell:
+    sh = Shell(tmp_path / "state", capsys)
+    assert sh.run("mode-sim", "create", "--seed", "5")[0] == 0
+    return sh
+
+
+def test_current_json_is_the_observer_json(shell: Shell) -> None:
+    """`mode current --json` carries the seed 002 keys, plus evidence."""
+    data = shell.json("current")
+    assert data["observed_state"] == "desktop"
+    assert {"confidence", "degraded", "signals", "conflicts", "timestamp", "evidence"} <= set(data)
+
+
+def test_request_prints_record_and_exits_zero(shell: Shell) -> None:
+    """A converged request exits 0 and its JSON is the transition record."""
+    code, out, _ = shell.run("mode", "request", "studio-local", "--json")
+    assert (code, json.loads(out)["outcome"]) == (0, "converged")
+    assert shell.json("desired")["desired"] == "studio-local"
+    assert shell.json("last-transition")["outcome"] == "converged"
+
+
+def test_guards_exits_with_the_first_blocking_code(shell: Shell) -> None:
+    """`mode guards compute` with REAPER open exits 11 and lists the verdicts."""
+    shell.run("mode-sim", "reaper", "start")
+    code, out, _ = shell.run("mode", "guards", "compute", "--json")
+    data = json.loads(out)
+    assert (code, data["blocking"]) == (11, ["audio_idle"])
+
+
+def test_dry_run_changes_nothing(shell: Shell) -> None:
+    """dry-run prints the plan; the host and desired stay as they were."""
+    plan = shell.json("dry-run", "compute")
+    assert [leg["leg"] for leg in plan["legs"]] == ["T3"]
+    assert shell.json("current")["observed_state"] == "desktop"
+    assert shell.json("desired")["desired"] is None
+
+
+def test_explain_shows_plan_and_live_verdicts(shell: Shell) -> None:
+    """explain MODE combines the plan and each leg's guard report."""
+    data = shell.json("explain", "studio-local")
+    assert (data["plan"]["legs"][0]["leg"], data["guards"][0]["passed"]) == ("T1", True)
+
+
+def test_history_lists_every_attempt(shell: Shell) -> None:
+    """Two requests, two history entries, in order."""
+    shell.run("mode", "request", "compute")
+    shell.run("mode", "request", "desktop")
+    assert [r["requested"] for r in shell.json("history")] == ["compute", "desktop"]
+
+
+def test_status_reports_desired_current_and_last(shell: Shell) -> None:
+    """status distinguishes desired from current and names the last outcome."""
+    shell.run("mode-sim", "audio", "start", "music")
+    shell.run("mode", "request", "compute")
+    data = shell.json("status")
+    assert (data["desired"], data["current"]["observed_state"],
+            data["last_transition"]["outcome"], data["blocking_guards"]) == (
+        "desktop", "desktop", "blocked", ["audio_idle"])
+
+
+def test_doctor_reports_every_evidence_group(shell: Shell) -> None:
+    """doctor lists each evidence group and the GPU topology against the config."""
+    data = shell.json("doctor")
+    assert set(data["evidence"].values()) == {"ok"}
+    assert data["gpu_topology"]["matches"] is True
+
+
+def test_missing_world_is_backend_unavailable(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Without `mode-sim create`, status explains what to do, exit 4."""
+    code, _, err = Shell(tmp_path / "none", capsys).run("mode", "status")
+    assert code == ExitCode.BACKEND_UNAVAILABLE
+    assert "mode-sim create" in err
+
+
+def test_mode_current_reports_missing_evidence_with_25(shell: Shell) -> None:
+    """A group of evidence that cannot be read makes `mode current` exit 25."""
+    world = shell.state / "sim-world.json"
+    data = json.loads(world.read_text())
+    data["unavailable"] = {"audio": "pw-dump: Host is down"}
+    world.write_text(json.dumps(data))
+    code, out, err = shell.run("mode", "current")
+    assert (code, out.strip()) == (ExitCode.EVIDENCE_UNAVAILABLE, "desktop")
+    assert "Host is down" in err
