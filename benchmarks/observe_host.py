@@ -82,7 +82,7 @@ def main() -> int:
           f"{args.runs} runs, whole process)")
     for name, values in times.items():
         values.sort()
-        p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
+        p90 = values[min(len(values) - 1, round(0.9 * (len(values) - 1)))]
         print(f"{name:{width}}  {statistics.median(values):7.1f}  {p90:7.1f}  "
               f"{values[0]:7.1f}  {values[-1]:7.1f}")
     current = statistics.median(times["mode current --json"])

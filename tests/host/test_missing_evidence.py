@@ -77,12 +77,6 @@ def test_pipewire_down_current_names_the_missing_evidence(host: TestHost) -> Non
                                      data["confidence"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dubnium/cli.py _current_exit returns 0 while the state is still a mode, although "
-    "README's table says 25 = some facts could not be read (issue 4: stopping PipeWire "
-    "makes `mode current` report it with its exit code); the lead decides",
-)
 def test_pipewire_down_current_exits_25(host: TestHost) -> None:
     """`mode current` with PipeWire stopped exits 25 (evidence unavailable)."""
     stop_pipewire(host)
