@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -138,8 +139,19 @@ class Context:
 
     @contextlib.contextmanager
     def mutating(self, verb: str) -> Iterator[None]:
-        """Around a verb that changes the host: root check; the sim world saved after."""
+        """Around a verb that changes the host: root check; the sim world saved after.
+
+        On the host, a verb run from inside a logind session (a terminal of the desktop)
+        is handed off to a transient unit: ending the session must not kill the controller.
+        """
         self.require_root(verb)
+        if not self.is_sim:
+            from backends import handoff
+
+            if handoff.inside_session() and not handoff.handed_off():
+                env = {k: v for k, v in os.environ.items() if k.startswith("DUBNIUM_")}
+                argv = [sys.executable, "-m", "dubnium.cli", *sys.argv[1:]]
+                raise _Exit(handoff.run_handed_off(argv, f"mode-{verb}-{os.getpid()}", env))
         if self.is_sim:
             session = self._sim_session()
             with session.exclusive():
