@@ -273,14 +273,19 @@ def target_missing(scene: Scene, name: str) -> None:
     scene.st.policy = attrs.evolve(policy, units=attrs.evolve(policy.units, compute_target=name))
 
 
+def _restart_slowly(scene: Scene, unit: str) -> None:
+    """Stop `unit`, then start it with a 300 s start job: it stays `activating`."""
+    world = scene.st.world
+    world.set_unit_behaviour(unit, UnitBehaviour(start_s=300.0))
+    world.backend().stop_unit(unit)
+    world.advance(5)
+    world.backend().start_unit(unit)
+    world.advance(1)
+
+
 @given("vLLM is restarting")
 def vllm_restarting(scene: Scene) -> None:
-    world, vllm = scene.st.world, scene.st.policy.units.vllm
-    world.set_unit_behaviour(vllm, UnitBehaviour(start_s=300.0))
-    world.backend().stop_unit(vllm)
-    world.advance(5)
-    world.backend().start_unit(vllm)
-    world.advance(1)
+    _restart_slowly(scene, scene.st.policy.units.vllm)
 
 
 @given(parsers.parse('the {what} cannot be read because "{reason}"'))
@@ -617,12 +622,7 @@ def exo_fails(scene: Scene) -> None:
 
 @given("EXO is restarting")
 def exo_restarting(scene: Scene) -> None:
-    world, exo = scene.st.world, scene.st.policy.units.exo
-    world.set_unit_behaviour(exo, UnitBehaviour(start_s=300.0))
-    world.backend().stop_unit(exo)
-    world.advance(5)
-    world.backend().start_unit(exo)
-    world.advance(1)
+    _restart_slowly(scene, scene.st.policy.units.exo)
 
 
 @when("EXO is started by hand")
