@@ -294,3 +294,19 @@ def test_starting_compute_target_conflicts_out_the_desktop_targets(harness: Harn
         active(facts, names.desktop_target), active(facts, names.graphical_target),
         active(facts, names.display_manager), len(graphical(facts)),
     )
+
+
+def test_runtime_slice_settings_survive_isolate(harness: Harness) -> None:
+    """Settings applied at run time stay in force across isolate to compute and back."""
+    names = harness.policy.units
+    wanted = SliceSettings(cpu_weight=500, io_weight=500)
+    harness.backend.set_slice_properties("platform.slice", wanted)
+    harness.backend.isolate(names.compute_target)
+    t = harness.policy.timeouts
+    harness.wait_until("compute", lambda f: active(f, names.compute_target),
+                       timeout_s=t.vllm_ready_s + t.unit_start_s)
+    assert wanted == slices(harness.backend.observe()).get("platform.slice")
+    harness.backend.isolate(names.desktop_target)
+    facts = harness.wait_until("desktop", lambda f: active(f, names.desktop_target),
+                               timeout_s=t.unit_start_s)
+    assert wanted == slices(facts).get("platform.slice")
