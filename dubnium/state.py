@@ -23,6 +23,7 @@ import attrs
 
 from dubnium.backend import DubniumError, StateCorrupt
 from dubnium.facts import SliceSettings
+from dubnium.fsutil import atomic_write
 from dubnium.modes import Mode
 
 SCHEMA_VERSION = 1
@@ -136,26 +137,10 @@ class DirectoryStore:
             raise DubniumError(f"cannot read {self.path / name}: {exc.strerror}") from None
 
     def write(self, name: str, data: bytes) -> None:
-        self._ensure()
-        final = self.path / name
-        tmp = self.path / f".{name}.{os.getpid()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-            dfd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            atomic_write(self.path / name, data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise DubniumError(f"cannot write {final}: {exc.strerror}") from None
+            raise DubniumError(f"cannot write {self.path / name}: {exc.strerror}") from None
 
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):

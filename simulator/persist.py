@@ -13,12 +13,12 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dubnium.backend import BackendUnavailable, StateCorrupt
+from dubnium.fsutil import atomic_write
 from dubnium.policy import Policy
 from simulator.backend import SimBackend
 from simulator.trace import Recorder
@@ -67,25 +67,8 @@ class WorldFile:
 
     def save(self, world: World) -> None:
         """Write atomically: a temp file in the same directory, fsync, rename, fsync the dir."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         data = json.dumps(world.to_json(), sort_keys=True, separators=(",", ":"))
-        fd, tmp = tempfile.mkstemp(prefix=".sim-world.", suffix=".tmp", dir=self.state_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.state_dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(self.path, (data + "\n").encode())
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
