@@ -1,0 +1,416 @@
+"""Safety invariants, checked after every simulated event; the liveness bound.
+
+Used by `simulator.campaign` (every seed) and by the hypothesis state machine in
+`tests/stateful/` (its `@invariant`s call `Checker.check_now`). A `Checker` is told what
+happened by the station's hooks (`simulator.campaign.Hooks`: the world's `Recorder` and the
+reconciler's `Reporter`) and checks, against the simulated world itself (ground truth, never
+the controller's own classification):
+
+- honesty: an attempt that reports a mode (converged, already there, rolled back to it, the
+  `final_state` of its record) finds the world in that mode by an independent predicate;
+- the lock: at most one live transition holds it, and the lock file names that attempt;
+- no compute workload is placed on the display GPU while a graphical session or a compositor
+  is there; vLLM never runs while the studio-local overlay is up;
+- every attempt has exactly one audit record with its outcome (an attempt killed mid-way gets
+  its `abandoned` record from the next controller), and attempt ids are unique;
+- the runtime state files always parse (except a file a fault corrupted and the controller
+  has not rewritten since);
+- leaving studio-local restores exactly the slice values saved on entry;
+- the fakes keep their physical laws: a GPU never holds more than it has or frees more than
+  it holds (also enforced inside `simulator.gpu`), allocations belong to live processes,
+  sessions to their leaders, jobs to units, audio nodes to processes; the virtual monotonic
+  clock never goes backwards.
+
+Checks run after every event the world's scheduler runs, at every observation the controller
+takes, and at every step boundary; each check only looks at the models a hook said changed,
+so a campaign can afford it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from dubnium.backend import StateCorrupt
+from dubnium.facts import ActiveState, GpuProcessKind, SliceSettings
+from dubnium.modes import Mode, ObservedState
+from dubnium.plan import Step, plan
+from dubnium.policy import Policy
+from dubnium.state import LOCK, MemoryStore, RuntimeState
+from simulator.harness import Station
+from simulator.processes import ProcessRole
+from simulator.world import World
+
+SAFETY = "safety"
+LIVENESS = "liveness"
+
+
+@attrs.frozen
+class Violation:
+    """One broken property: which, what was seen, and when (virtual ns)."""
+
+    kind: str  # safety | liveness
+    rule: str
+    detail: str
+    at_ns: int
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+class CheckedStore(MemoryStore):
+    """A MemoryStore that knows which files a fault corrupted and the controller rewrote."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.corrupted: set[str] = set()
+        self.version = 0
+
+    def write(self, name: str, data: bytes) -> None:
+        super().write(name, data)
+        self.corrupted.discard(name)
+        self.version += 1
+
+    def remove(self, name: str) -> None:
+        super().remove(name)
+        self.corrupted.discard(name)
+        self.version += 1
+
+    def mark_corrupt(self, name: str) -> None:
+        self.corrupted.add(name)
+        self.version += 1
+
+
+# ------------------------------------------------------------------ ground truth
+
+
+def _up(world: World, name: str) -> bool:
+    unit = world.systemd.units.get(name)
+    return unit is not None and unit.active is ActiveState.ACTIVE
+
+
+def graphical_present(world: World) -> bool:
+    """A graphical session (not closing) or a compositor process exists."""
+    return any(s.type in ("wayland", "x11") and s.state != "closing"
+               for s in world.logind.sessions.values()) or bool(
+        world.processes.by_role(ProcessRole.COMPOSITOR))
+
+
+def vllm_running(world: World) -> bool:
+    unit = world.systemd.units.get(world.policy.units.vllm)
+    state = unit.active if unit is not None else ActiveState.INACTIVE
+    return bool(world.vllm.pid or world.vllm.allocations) or state in (
+        ActiveState.ACTIVE, ActiveState.ACTIVATING, ActiveState.RELOADING)
+
+
+def overlay_up(world: World, policy: Policy) -> bool:
+    names = policy.units
+    return _up(world, names.studio_policy) or _up(world, names.audio_priority)
+
+
+def display_residual(world: World, policy: Policy) -> tuple[int, bool]:
+    """(MiB on the display GPU not held by compute processes, a live graphics process there)."""
+    gpu = world.gpus.get(policy.hardware.display_gpu)
+    if gpu is None:
+        return 0, False
+    residual = sum(a.mib for a in gpu.allocations.values()
+                   if a.kind is not GpuProcessKind.COMPUTE) + gpu.spec.reserved_mib
+    live = any(a.pid and a.kind is GpuProcessKind.GRAPHICS for a in gpu.allocations.values())
+    return residual, live
+
+
+def not_in(world: World, policy: Policy, state: str) -> str | None:
+    """Why the world is not in `state` (a mode or degraded-compute); None when it is."""
+    n = policy.units
+    compute_side = state in (Mode.COMPUTE.value, ObservedState.DEGRADED_COMPUTE.value)
+    if state in (Mode.DESKTOP.value, Mode.STUDIO_LOCAL.value):
+        if not (_up(world, n.desktop_target) and _up(world, n.graphical_target)):
+            return "desktop or graphical target not active"
+        if _up(world, n.compute_target):
+            return "compute target active"
+        if vllm_running(world):
+            return "vLLM running"
+        overlay = (_up(world, n.studio_policy), _up(world, n.audio_priority))
+        if state == Mode.DESKTOP.value:
+            return "studio overlay active" if any(overlay) else None
+        if not all(overlay):
+            return "studio overlay not fully active"
+        slices = {name: u.settings for name, u in world.systemd.units.items()
+                  if u.settings is not None}
+        want = policy.slices[Mode.STUDIO_LOCAL]
+        if any(slices.get(name) != value for name, value in want.items()):
+            return "studio slice settings not in force"
+        return None
+    if not compute_side:
+        raise ValueError(f"no ground truth for {state!r}")
+    if not _up(world, n.compute_target):
+        return "compute target not active"
+    if _up(world, n.desktop_target) or _up(world, n.graphical_target):
+        return "desktop side still active"
+    if overlay_up(world, policy):
+        return "studio overlay active"
+    if graphical_present(world):
+        return "a graphical session or compositor is present"
+    residual, live = display_residual(world, policy)
+    if live:
+        return "a graphics process holds the display GPU"
+    bound = policy.gpu_release
+    on_display = any(i == policy.hardware.display_gpu for i, _ in world.vllm.allocations)
+    if state == Mode.COMPUTE.value:
+        if residual > bound.residual_threshold_mib:
+            return f"display GPU residual {residual} MiB above the threshold"
+        if policy.vllm.enable:
+            if not _up(world, n.vllm):
+                return "vLLM not active"
+            placed = sorted(i for i, _ in world.vllm.allocations)
+            if placed != sorted(policy.hardware.compute_gpus):
+                return f"vLLM on GPUs {placed}, not on every compute GPU"
+        return None
+    if residual > bound.degraded_residual_max_mib:
+        return f"display GPU residual {residual} MiB above the degraded bound"
+    if on_display and residual > bound.residual_threshold_mib:
+        return "vLLM on a display GPU that is not released"
+    return None
+
+
+# ------------------------------------------------------------------ the checker
+
+
+def _parses(name: str, data: bytes) -> str | None:
+    store = MemoryStore()
+    store.files[name] = data
+    state = RuntimeState(store)
+    try:
+        if name == "desired":
+            state.read_desired()
+        elif name == "current":
+            ObservedState(data.decode().strip())
+        elif name == LOCK:
+            import json
+
+            value = json.loads(data)
+            if not isinstance(value, dict):
+                return "not a JSON object"
+        elif name.endswith(".json"):
+            state.read_json(name)
+        return None
+    except (StateCorrupt, ValueError, UnicodeDecodeError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+class Checker:
+    """Collects violations for one station; the hooks tell it what changed."""
+
+    def __init__(self, station: Station, policy: Policy, store: CheckedStore) -> None:
+        self.station = station
+        self.world = station.world
+        self.policy = policy
+        self.store = store
+        self.violations: list[Violation] = []
+        self.last_now = self.world.now_ns
+        self.dirty = True
+        self._store_version = -1
+        self._seen_compute_allocs: set[tuple[int, int]] = set()
+        # attempts
+        self.live_attempt: str | None = None
+        self.started: list[str] = []
+        self.abandoned_pending: set[str] = set()
+        self.excused: set[str] = set()  # killed attempts whose lock record a fault destroyed
+        self.record_counts: dict[str, int] = {}
+        self._audit_seen = 0
+        self.saved_on_entry: dict[str, SliceSettings] | None = None
+
+    def fail(self, rule: str, detail: str, kind: str = SAFETY) -> None:
+        self.violations.append(Violation(kind, rule, detail, self.world.now_ns))
+
+    # ------------------------------------------------------------- world
+
+    def check_world(self) -> None:
+        """The world-level properties (cheap when nothing changed since the last check)."""
+        world = self.world
+        now = world.now_ns
+        if now < self.last_now:
+            self.fail("monotonic clock", f"virtual time went back from {self.last_now} to {now}")
+        self.last_now = now
+        if not self.dirty:
+            return
+        self.dirty = False
+        self._check_fakes()
+        display = self.policy.hardware.display_gpu
+        gpu = world.gpus.get(display)
+        if gpu is not None:
+            for alloc in gpu.allocations.values():
+                if alloc.kind is GpuProcessKind.COMPUTE and alloc.pid:
+                    key = (display, alloc.id)
+                    if key not in self._seen_compute_allocs:
+                        self._seen_compute_allocs.add(key)
+                        if graphical_present(world):
+                            self.fail("no compute on the display GPU with a GUI",
+                                      f"{alloc.comm} placed {alloc.mib} MiB on GPU {display} "
+                                      "while a graphical session or compositor is present")
+        if overlay_up(world, self.policy) and vllm_running(world):
+            self.fail("no vLLM in studio-local", "vLLM runs while the studio overlay is up")
+
+    def _check_fakes(self) -> None:
+        world = self.world
+        procs = world.processes.procs
+        for gpu in world.gpus.values():
+            used = gpu.used_mib
+            if not 0 <= used <= gpu.spec.total_mib:
+                self.fail("fake GPU memory", f"GPU {gpu.spec.index} uses {used} MiB of "
+                          f"{gpu.spec.total_mib}")
+            for alloc in gpu.allocations.values():
+                if alloc.mib <= 0 or (alloc.pid and alloc.pid not in procs):
+                    self.fail("fake GPU allocation", f"GPU {gpu.spec.index}: {alloc!r}")
+        for index, alloc_id in world.vllm.allocations:
+            if alloc_id not in world.gpus[index].allocations:
+                self.fail("fake vLLM", f"vLLM shard {alloc_id} missing on GPU {index}")
+        for session in world.logind.sessions.values():
+            if session.type in ("wayland", "x11") and session.leader not in procs:
+                self.fail("fake logind", f"session {session.id} lost its leader")
+        jobs = world.systemd.jobs
+        for name, unit in world.systemd.units.items():
+            if unit.job and (unit.job not in jobs or jobs[unit.job].unit != name):
+                self.fail("fake systemd", f"{name} points at job {unit.job} that is not its")
+        for node in world.audio.nodes.values():
+            if node.app_pid and node.app_pid not in procs:
+                self.fail("fake PipeWire", f"node {node.name} outlived its process")
+
+    # ------------------------------------------------------------- runtime state
+
+    def check_store(self) -> None:
+        """Every runtime state file parses, except one a fault corrupted and nobody rewrote."""
+        store = self.store
+        if store.version == self._store_version:
+            return
+        self._store_version = store.version
+        for name, data in store.files.items():
+            if name in store.corrupted or name.startswith("."):
+                continue
+            problem = _parses(name, data)
+            if problem is not None:
+                self.fail("state files parse", f"{name}: {problem}")
+
+    # ------------------------------------------------------------- attempts
+
+    def attempt_started(self, attempt_id: str) -> None:
+        if self.live_attempt is not None:
+            self.fail("one lock holder", f"{attempt_id} started while {self.live_attempt} "
+                      "still holds the lock")
+        held = self.store.lock_held()
+        if held is None or held.get("attempt") != attempt_id:
+            self.fail("one lock holder", f"{attempt_id} runs but the lock names {held!r}")
+        self.live_attempt = attempt_id
+        self.started.append(attempt_id)
+        self._read_audit()
+
+    def lock_record_destroyed(self) -> None:
+        """A fault garbled the lock file: a dead holder's attempt can no longer be named."""
+        self.excused |= self.abandoned_pending
+
+    def killed(self) -> None:
+        """The live attempt's controller was killed: its record is owed by the next one."""
+        if self.live_attempt is not None:
+            self.abandoned_pending.add(self.live_attempt)
+        self.live_attempt = None
+        self.saved_on_entry = None
+
+    def step_finished(self, step: Step, status: str, detail: str) -> None:
+        from dubnium import plan as p
+
+        if status == "ok" and isinstance(step, p.SaveSlices):
+            try:
+                self.saved_on_entry = RuntimeState(self.store).saved_slices()
+            except StateCorrupt:
+                self.saved_on_entry = None
+        elif status == "ok" and isinstance(step, p.RestoreSlices):
+            if self.saved_on_entry is not None and detail.startswith("restored"):
+                now = {name: u.settings for name, u in self.world.systemd.units.items()
+                       if u.settings is not None}
+                wrong = {name: (now.get(name), value)
+                         for name, value in self.saved_on_entry.items()
+                         if now.get(name) != value}
+                if wrong:
+                    self.fail("studio exit restores the saved values",
+                              f"after restore: {wrong}")
+            self.saved_on_entry = None
+        self.check_world()
+        self.check_store()
+
+    def attempt_finished(self, record: Mapping[str, Any]) -> None:
+        attempt = str(record.get("attempt"))
+        if self.live_attempt is not None and attempt != self.live_attempt:
+            self.fail("one lock holder", f"{attempt} finished while {self.live_attempt} ran")
+        self.live_attempt = None
+        if record.get("outcome") == "lock-busy":
+            self.started.append(attempt)
+        self.check_honesty(record)
+        self.check_world()
+        self.check_store()
+
+    def check_honesty(self, record: Mapping[str, Any]) -> None:
+        """A record that names a mode is believed only if the world is in it."""
+        outcome, requested = record.get("outcome"), record.get("requested")
+        claims: list[str] = []
+        if outcome in ("converged", "already-converged") and requested:
+            claims.append(str(requested))
+        if outcome == "degraded":
+            claims.append(ObservedState.DEGRADED_COMPUTE.value)
+        final = record.get("final_state")
+        if final in (*(m.value for m in Mode), ObservedState.DEGRADED_COMPUTE.value):
+            claims.append(str(final))
+        for claim in dict.fromkeys(claims):
+            why = not_in(self.world, self.policy, claim)
+            if why is not None:
+                self.fail("never report a mode the world is not in",
+                          f"attempt {record.get('attempt')} ({outcome}) claims {claim}: {why}")
+
+    def _read_audit(self) -> None:
+        entries = list(self.station.audit.entries())
+        for entry in entries[self._audit_seen:]:
+            record = entry.record
+            if record is None or record.get("kind") != "transition":
+                continue
+            attempt = str(record.get("attempt"))
+            self.record_counts[attempt] = self.record_counts.get(attempt, 0) + 1
+            if "outcome" not in record:
+                self.fail("one audit record per attempt", f"{attempt}: record without outcome")
+        self._audit_seen = len(entries)
+
+    def check_audit(self, final: bool = False) -> None:
+        """Every attempt so far has exactly one record (a killed one: after the next runs)."""
+        self._read_audit()
+        if len(set(self.started)) != len(self.started):
+            dupes = sorted({a for a in self.started if self.started.count(a) > 1})
+            self.fail("one audit record per attempt", f"attempt ids reused: {dupes}")
+        for attempt in dict.fromkeys(self.started):
+            count = self.record_counts.get(attempt, 0)
+            pending = attempt in self.abandoned_pending and attempt == self.started[-1]
+            if count == 0 and ((pending and not final) or attempt in self.excused):
+                continue
+            if count != 1:
+                self.fail("one audit record per attempt", f"{attempt}: {count} records")
+        for attempt in self.record_counts:
+            if attempt not in self.started and not (attempt == "None" and self.excused):
+                self.fail("one audit record per attempt", f"record for unknown attempt {attempt}")
+
+    def check_now(self) -> None:
+        """Everything that can be checked between operations."""
+        self.dirty = True
+        self.check_world()
+        self.check_store()
+        self.check_audit()
+
+
+def liveness_bound_s(policy: Policy) -> float:
+    """The longest a request may take: twice the longest plan's bounds (plan + rollback),
+    plus the retries' sleeps. Any request that ends later breaks liveness."""
+    longest = 0.0
+    for current in ObservedState:
+        for target in Mode:
+            legs = plan(current, target, policy).legs
+            total = sum(getattr(step, "bound_s", 0.0) for leg in legs for step in leg.steps)
+            longest = max(longest, total)
+    return 2 * longest + 60.0
