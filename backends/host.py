@@ -12,9 +12,7 @@ group of evidence that could not be read is carried as `Unavailable(reason)`.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from dubnium.facts import (
     Units,
     VllmProfile,
 )
+from dubnium.fsutil import atomic_write
 from dubnium.policy import SLICES, Policy
 
 _NAMESPACE_PROC = re.compile(r"^/proc/(\d+)/root/proc$")
@@ -174,26 +173,9 @@ class HostBackend:
         self._write_profile(self.policy.exo.profile_path, profile, "EXO")
 
     def _write_profile(self, path: str, profile: VllmProfile, what: str) -> None:
-        target = self._proc.host_path(path)
         text = profile.to_env() + f"{_INDICES_KEY}={','.join(map(str, profile.gpu_indices))}\n"
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".profile.", dir=target.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(text)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            atomic_write(self._proc.host_path(path), text.encode())
         except OSError as exc:
             raise BackendError(f"cannot write the {what} profile {path}: {exc.strerror}") from None
 
