@@ -31,6 +31,7 @@ import secrets
 import shutil
 import signal
 import struct
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -347,8 +348,11 @@ set -euo pipefail
 W="$1"
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p {inner} && mount --bind "$W" {inner}
+# The checkout (its .venv) must stay visible even when it lives under /tmp (a CI clone).
+mkdir -p /run/dubnium-repo && mount --bind {repo} /run/dubnium-repo
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /var/tmp
+mkdir -p {repo} && mount --bind /run/dubnium-repo {repo}
 for f in passwd group shadow; do mount --bind {inner}/etc/$f /etc/$f; done
 mkdir -p /run/systemd/system
 cp -a {inner}/units/. /run/systemd/system/
@@ -448,7 +452,7 @@ def prepare(workdir: Path) -> None:
     for sub in ("state", "audit", "models"):
         (workdir / sub).mkdir()
     (workdir / "config.json").write_text(json.dumps(host_policy_json(), indent=2))
-    (workdir / "init.sh").write_text(_INIT.format(inner=INNER))
+    (workdir / "init.sh").write_text(_INIT.format(inner=INNER, repo=shlex.quote(str(REPO))))
     (workdir / "init.sh").chmod(0o755)
 
 
