@@ -28,10 +28,10 @@ import json
 import math
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import struct
-import shlex
 import subprocess
 import sys
 import tempfile
