@@ -152,6 +152,7 @@ class Context:
                 env = {k: v for k, v in os.environ.items() if k.startswith("DUBNIUM_")}
                 argv = [sys.executable, "-m", "dubnium.cli", *sys.argv[1:]]
                 raise _Exit(handoff.run_handed_off(argv, f"mode-{verb}-{os.getpid()}", env))
+        self.runtime.write_generated(self.policy)
         if self.is_sim:
             session = self._sim_session()
             with session.exclusive():

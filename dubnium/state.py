@@ -25,6 +25,7 @@ from dubnium.backend import DubniumError, StateCorrupt
 from dubnium.facts import SliceSettings
 from dubnium.fsutil import atomic_write
 from dubnium.modes import Mode
+from dubnium.policy import Policy
 
 SCHEMA_VERSION = 1
 
@@ -315,6 +316,24 @@ class RuntimeState:
 
     def write_last_guards(self, report: Mapping[str, Any]) -> None:
         self.write_json("last-guards.json", report)
+
+    def write_generated(self, policy: Policy) -> None:
+        """capability-placement.json and hardware-topology.json, as the NixOS module
+        generates them (nixos/lib/runtime-files.nix); written where they are missing (the
+        simulator's state directory), never over the module's."""
+        hw = policy.hardware
+        files: dict[str, dict[str, Any]] = {
+            "capability-placement.json": {"studio": policy.placement.studio,
+                                          "compute": policy.placement.compute},
+            "hardware-topology.json": {
+                "present_gpus": list(hw.present_gpus), "display_gpu": hw.display_gpu,
+                "compute_gpus": list(hw.compute_gpus), "desktop_ai_gpus": [],
+                "planned_gpu_count": hw.planned_gpu_count,
+            },
+        }
+        for name, value in files.items():
+            if self.store.read(name) is None:
+                self.write_json(name, value)
 
     SAVED_SLICES = "studio-saved-slices.json"
 
