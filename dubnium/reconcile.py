@@ -421,7 +421,12 @@ class _Attempt:
                 self._apply_slices(self.policy.slices[mode])
                 return f"{mode.value} slice settings applied"
             case p.RestoreSlices():
-                saved = self.rec.state.saved_slices()
+                try:
+                    saved = self.rec.state.saved_slices()
+                except StateCorrupt as exc:  # found by the fault campaigns
+                    self.notes.append(f"saved slice settings unreadable ({exc}); applied the "
+                                      "desktop policy values instead")
+                    saved = None
                 self._apply_slices(saved or self.policy.slices[Mode.DESKTOP])
                 self.rec.state.forget_slices()
                 return "restored the saved settings" if saved else "applied desktop policy"
@@ -492,7 +497,11 @@ class _Attempt:
         if isinstance(slices, Unavailable):
             raise _StepFailed(f"cannot read slice settings: {slices.reason}")
         studio = self.policy.slices[Mode.STUDIO_LOCAL]
-        saved = self.rec.state.saved_slices()
+        try:
+            saved = self.rec.state.saved_slices()
+        except StateCorrupt as exc:  # found by the fault campaigns: overwrite it
+            self.notes.append(f"replaced unreadable saved slice settings ({exc})")
+            saved = None
         in_force = {name: slices.get(name) for name in studio}
         if saved is not None and in_force == dict(studio):
             return "kept the settings saved by an earlier, unfinished entry"
@@ -505,6 +514,18 @@ class _Attempt:
             self._act(functools.partial(self.backend.set_slice_properties, name, value),
                       f"set {name}")
             self.changed = True
+        # A call that reports success is not evidence (found by the fault campaigns: a
+        # set-property that changed nothing let studio-local be left with its weights).
+        slices = self.backend.observe().slice_settings()
+        if isinstance(slices, Unavailable):
+            raise _StepFailed(f"cannot verify the slice settings: {slices.reason}")
+        for name, value in settings.items():
+            seen = slices.get(name)
+            wrong = [field for field, want in attrs.asdict(value).items()
+                     if want is not None and getattr(seen, field, None) != want]
+            if wrong:
+                raise _StepFailed(f"set {name}: {', '.join(wrong)} not in force after the call "
+                                  f"(observed {seen})")
 
     def _terminate_sessions(self, bound: float) -> str:
         facts = self.backend.observe()

@@ -43,6 +43,7 @@ from simulator.faults import (
     draw_plan,
     heal,
     inject,
+    is_armed,
 )
 from simulator.gpu import SimInvariantError
 from simulator.harness import CONTROLLER_PID, Station
@@ -221,6 +222,7 @@ class Run:
         self.outcomes: Counter[str] = Counter()
         self.crash: str | None = None
         self.last_mode: Mode | None = None
+        self.log: list[str] = []  # every request's outcome, in order (liveness ones too)
 
     def _note(self, value: Mapping[str, Any]) -> None:
         if self.trace is not None:
@@ -245,6 +247,7 @@ class Run:
         if outcome not in ("blocked", "already-converged", "lock-busy"):
             self.transitions += 1
         self.outcomes[outcome] += 1
+        self.log.append(outcome)
         self._note({"result": outcome})
         return outcome
 
@@ -266,6 +269,7 @@ class Run:
         except Exception:
             self.crash = traceback.format_exc(limit=12)
             self._note({"crash": self.crash.splitlines()[-1]})
+        self.faults.update(self.triggers.fired_kinds)
         result = SeedResult(
             self.plan.seed, self.attempts, self.transitions, dict(sorted(self.faults.items())),
             dict(sorted(self.outcomes.items())), tuple(self.checker.violations), self.crash,
@@ -299,7 +303,7 @@ class Run:
                 == "lock":
             self.checker.lock_record_destroyed()
         applied = inject(self.station, the_fault, self.triggers)
-        if applied:
+        if applied and not is_armed(the_fault):  # armed ones count when they fire
             self.faults[the_fault.kind.value] += 1
         self._note({"fault": the_fault.kind.value, "applied": applied})
         return applied
@@ -329,7 +333,6 @@ class Run:
                 checker.fail("desktop reachable after heal",
                              f"{outcome}: {record.get('summary', '')}", LIVENESS)
         checker.check_audit(final=True)
-        self.triggers.fired.clear()
 
 
 # ------------------------------------------------------------------ one seed, many seeds

@@ -4,12 +4,14 @@ A thin typer layer over `simulator.world.World` and `simulator.persist.WorldFile
 loads the world from `--state-dir`, calls one world method, and saves it. The `mode` CLI
 (with `--backend sim`) drives the same world file. Errors are one line on stderr with a
 stable exit code from `dubnium.codes.ExitCode` (usage 2, backend unavailable 4, config
-invalid 6, state corrupt 7), never a traceback. Room is left for the `campaign` and `replay`
-verbs of the fault-injection work: they add commands here over their own functions.
+invalid 6, state corrupt 7), never a traceback. `campaign` and `replay` are thin verbs over
+`simulator.campaign` (their exit codes: `simulator.campaign.CampaignExit`); they need no
+world file.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -308,6 +310,74 @@ def show(
     for key, value in world.summary().items():
         text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
         typer.echo(f"{key}: {text or '-'}")
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, total = text.partition("/")
+    if not sep or not index.isdigit() or not total.isdigit():
+        raise typer.BadParameter(f"expected i/n, got {text!r}")
+    return int(index), int(total)
+
+
+@app.command()
+def campaign(
+    seeds: Annotated[int, typer.Option(min=1, help="How many seeds (from --first).")],
+    jobs: Annotated[int, typer.Option(min=1, help="Parallel processes.")] = 1,
+    shard: Annotated[str, typer.Option(
+        help="Run only shard i of n of the seed range (contiguous), e.g. 3/10.")] = "0/1",
+    first: Annotated[int, typer.Option(min=0, help="The first seed.")] = 0,
+    sample_every: Annotated[int, typer.Option(
+        min=0, help="Re-run every K-th seed in a fresh interpreter and compare its trace "
+        "(0: no determinism check).")] = 100,
+) -> None:
+    """Run fault plans drawn from seeds; print a summary; exit 40 safety, 41 liveness,
+    42 crash, 43 nondeterministic trace (the worst found), 0 when all is well."""
+    from simulator.campaign import format_summary, run_campaign, shard_range
+
+    try:
+        todo = shard_range(seeds, _shard(shard), first)
+    except ValueError as exc:
+        _fail(ExitCode.USAGE, str(exc))
+    result = run_campaign(todo, jobs=jobs, sample_every=sample_every)
+    for line in format_summary(result):
+        typer.echo(line)
+    bad = [r for r in result.results if r.verdict or r.crash]
+    for r in bad[:20]:
+        what = r.violations[0].rule if r.violations else "crash"
+        typer.echo(f"seed {r.seed}: {r.verdict.name.lower()} ({what}); "
+                   f"replay: mode-sim replay --seed {r.seed}")
+    raise typer.Exit(int(result.exit_code))
+
+
+@app.command()
+def replay(
+    seed: Annotated[int | None, typer.Option(help="The seed whose drawn plan to run.")] = None,
+    plan: Annotated[Path | None, typer.Option(
+        help="A fault plan (JSON) to run instead of drawing one.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the trace here (default: stdout).")]
+    = None,
+) -> None:
+    """Run one seed (or plan) and write its JSON-lines trace: the header holds the seed and
+    the plan; the same seed writes the same bytes. Exits like `campaign` for that one run."""
+    from simulator.campaign import TraceWriter, run_plan
+    from simulator.faults import FaultPlan, draw_plan
+
+    if (seed is None) == (plan is None):
+        _fail(ExitCode.USAGE, "give exactly one of --seed and --plan")
+    with _errors():
+        the_plan = (draw_plan(seed) if seed is not None
+                    else FaultPlan.from_json(json.loads(Path(str(plan)).read_text())))
+    trace = TraceWriter(keep=True)
+    result = run_plan(the_plan, trace)
+    text = "".join(line + "\n" for line in trace.lines)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+    raise typer.Exit(int(result.verdict))
 
 
 def main(argv: list[str] | None = None) -> None:

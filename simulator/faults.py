@@ -270,6 +270,7 @@ class Triggers:
         self.station = station
         self.armed: list[_Armed] = []
         self.fired: list[Fault] = []
+        self.fired_kinds: list[str] = []  # every armed fault that fired, crashes included
         self.crash_vllm = 0  # crashes still to come while vllm.service is active
         self.unavailable_for: dict[str, int] = {}  # group -> observations left
         self.busy = False
@@ -284,6 +285,7 @@ class Triggers:
             if self.crash_vllm and world.systemd.units[world.policy.units.vllm].active \
                     is ActiveState.ACTIVE:
                 self.crash_vllm -= 1
+                self.fired_kinds.append(FaultKind.VLLM_CRASH_LOOP.value)
                 world.crash_unit(world.policy.units.vllm)
             for group in list(self.unavailable_for):
                 self.unavailable_for[group] -= 1
@@ -308,6 +310,7 @@ class Triggers:
         for armed in due:
             self.armed.remove(armed)
             self.fired.append(armed.fault)
+            self.fired_kinds.append(armed.fault.kind.value)
             _fire(self.station, armed.fault, self)
 
     def disarm(self) -> None:
@@ -322,6 +325,14 @@ def unit_name(policy: Policy, short: str) -> str:
     """A unit named by its policy role (vllm, studio_policy, ...) or by its unit name."""
     units = policy.units
     return str(getattr(units, short)) if hasattr(units, short) else short
+
+
+def is_armed(the_fault: Fault) -> bool:
+    """Whether `inject` only arms this fault (it takes effect later, from a hook)."""
+    return the_fault.kind in (FaultKind.CONTROLLER_KILLED, FaultKind.AUDIO_MID_TRANSITION,
+                              FaultKind.JACK_MID_TRANSITION, FaultKind.VLLM_CRASH_LOOP) or (
+        the_fault.kind is FaultKind.SLICE_WEIGHTS_CHANGED
+        and the_fault.params.get("when") == "mid_transition")
 
 
 def inject(station: Station, the_fault: Fault, triggers: Triggers) -> bool:

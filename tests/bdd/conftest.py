@@ -631,3 +631,33 @@ def exo_by_hand(scene: Scene) -> None:
     world.backend().write_exo_profile(VllmProfile("compute", (world.gpus[1].spec.uuid,), (1,)))
     world.backend().start_unit(scene.st.policy.units.exo)
     world.advance(60)
+
+
+# ------------------------------------------------------------------ regressions (fault campaigns)
+
+
+@given(parsers.parse('the runtime state file "{name}" is replaced with garbage'))
+def runtime_file_garbage(scene: Scene, name: str) -> None:
+    scene.st.store.files[name] = b"\x00\xffgarbage{"
+
+
+@given(parsers.parse("setting slice properties reports success {times:d} times without "
+                     "changing anything"))
+def slice_calls_ignored(scene: Scene, times: int) -> None:
+    from simulator.world import ActionFault, FaultEffect
+
+    scene.st.world.inject_action_fault(
+        ActionFault("set_slice_properties", FaultEffect.IGNORED, times=times))
+
+
+@given(parsers.parse("the {unit} stop job hangs"))
+def stop_job_hangs(scene: Scene, unit: str) -> None:
+    world = scene.st.world
+    world.set_unit_behaviour(unit, attrs.evolve(world.systemd.units[unit].behaviour,
+                                                stop_hangs=True))
+
+
+@then(parsers.parse('the record notes "{text}"'))
+def record_notes(scene: Scene, text: str) -> None:
+    notes = scene.res.record["notes"]
+    assert any(text in note for note in notes), notes

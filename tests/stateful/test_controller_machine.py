@@ -1,0 +1,102 @@
+"""Hypothesis over the controller and the simulated world: requests and faults are rules,
+the safety invariants are checked after every rule (and, inside, after every event), and
+teardown heals every fault and checks liveness. Found failures are pinned as `@example`s
+of `test_any_fault_plan_is_safe_and_live` and as scenarios in features/regressions.feature.
+
+Profiles (tests/conftest.py, env HYPOTHESIS_PROFILE): "ci" (derandomised, the default) and
+"long" (5,000 examples).
+"""
+
+from __future__ import annotations
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from dubnium.modes import Mode
+from simulator.campaign import EXPLICIT, Run, run_plan
+from simulator.faults import Fault, FaultKind, FaultPlan, Op, OpKind, draw_fault, fault, request
+from simulator.rng import SplitMix64
+
+MODES = st.sampled_from(list(Mode))
+
+
+@st.composite
+def faults(draw: st.DrawFn) -> Fault:
+    kind = draw(st.sampled_from(list(FaultKind)))
+    return draw_fault(kind, SplitMix64(draw(st.integers(0, 2**32))))
+
+
+OPS = st.one_of(
+    MODES.map(request),
+    faults().map(lambda f: Op(OpKind.FAULT, fault=f)),
+    st.sampled_from((0.5, 10.0, 120.0)).map(lambda s: Op.from_json({"op": "advance", "s": s})),
+)
+
+
+class ControllerMachine(RuleBasedStateMachine):
+    """One simulated workstation, its controller, and a user and a world that misbehave."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run = Run(FaultPlan(0, 2))
+
+    @initialize(seed=st.integers(0, 2**16), gpus=st.sampled_from((2, 2, 1)))
+    def workstation(self, seed: int, gpus: int) -> None:
+        self.run = Run(FaultPlan(seed, gpus))
+
+    @rule(mode=MODES)
+    def owner_requests(self, mode: Mode) -> None:
+        outcome = self.run.request(mode)
+        assert outcome in EXPLICIT | {"killed"}, outcome
+
+    @rule(injected=faults())
+    def something_goes_wrong(self, injected: Fault) -> None:
+        self.run.inject(injected)
+
+    @rule(seconds=st.sampled_from((0.5, 10.0, 120.0)))
+    def time_passes(self, seconds: float) -> None:
+        self.run.station.world.advance(seconds)
+
+    @invariant()
+    def safe(self) -> None:
+        self.run.checker.check_now()
+        assert [] == self.run.checker.violations
+
+    def teardown(self) -> None:
+        self.run.heal_and_check_liveness()
+        assert [] == self.run.checker.violations
+
+
+TestControllerMachine = ControllerMachine.TestCase
+
+
+# Plans the campaigns found failing, minimised by hand; each is also a Gherkin scenario in
+# features/regressions.feature.
+SAVED_SLICES_GARBAGE = FaultPlan(183, 2, (FaultKind.STATE_FILE_CORRUPT,), (
+    request("studio-local"),
+    fault("state_file_corrupt", file="studio-saved-slices.json", how="truncate"),
+    request("desktop"),
+))
+SLICE_CALL_IGNORED = FaultPlan(204, 2, (FaultKind.ACTION_IGNORED,), (
+    request("studio-local"),
+    fault("action_ignored", action="set_slice_properties", times=2),
+    request("desktop"),
+))
+STOP_JOB_HUNG_BEFORE_HEAL = FaultPlan(108, 2, (FaultKind.UNIT_JOB_HANGS,), (
+    request("compute"),
+    fault("unit_job_hangs", unit="vllm", job="stop"),
+    request("desktop"),
+))
+
+
+@given(plan=st.builds(lambda seed, gpus, ops: FaultPlan(seed, gpus, (), tuple(ops)),
+                      st.integers(0, 2**16), st.sampled_from((1, 2)),
+                      st.lists(OPS, min_size=1, max_size=12)))
+@example(plan=SAVED_SLICES_GARBAGE)
+@example(plan=SLICE_CALL_IGNORED)
+@example(plan=STOP_JOB_HUNG_BEFORE_HEAL)
+def test_any_fault_plan_is_safe_and_live(plan: FaultPlan) -> None:
+    """Any sequence of requests, faults and waits keeps every invariant, and heals."""
+    result = run_plan(plan)
+    assert ([], None) == (list(result.violations), result.crash)
