@@ -8,6 +8,7 @@ into `BackendError` (temporary or permanent) inside each implementation, at the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -104,6 +105,7 @@ class StateCorrupt(DubniumError):
     """A state file (runtime state, simulated world) is truncated or not in our format."""
 
 
+@functools.lru_cache(maxsize=256)  # a pure function, called at every step of an attempt
 def iso_timestamp(wall_ns: int) -> str:
     """An RFC 3339 UTC timestamp with milliseconds, for records and JSON output."""
     from datetime import UTC, datetime

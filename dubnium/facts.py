@@ -64,11 +64,19 @@ class Units:
     """The states of the units the controller cares about."""
 
     units: tuple[UnitFact, ...]
+    # Built once: `get` is called tens of times per observation (a performance index only).
+    _by_name: dict[str, UnitFact] = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_name: dict[str, UnitFact] = {}
+        for unit in self.units:
+            by_name.setdefault(unit.name, unit)  # the first one wins, as the scan did
+        object.__setattr__(self, "_by_name", by_name)
 
     def get(self, name: str) -> UnitFact:
-        for unit in self.units:
-            if unit.name == name:
-                return unit
+        found = self._by_name.get(name)
+        if found is not None:
+            return found
         return UnitFact(name, ActiveState.INACTIVE, LoadState.NOT_FOUND)
 
     def is_active(self, name: str) -> bool:

@@ -21,7 +21,7 @@ import attrs
 from dubnium import evidence as ev
 from dubnium import plan as p
 from dubnium.audit import AuditLog
-from dubnium.backend import Backend, BackendError, StateCorrupt, iso_timestamp
+from dubnium.backend import Backend, BackendError, Clock, StateCorrupt, iso_timestamp
 from dubnium.codes import ExitCode, GuardId
 from dubnium.facts import ActiveState, HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.guards import GUARDS, GuardReport, Status, Verdict, evaluate
@@ -471,7 +471,7 @@ class _Attempt:
                 raise _StepFailed(f"gave up waiting for {what}: a unit failed")
             if self.clock.monotonic_ns() >= deadline:
                 raise _StepFailed(f"timed out after {bound_s:g} s waiting for {what}")
-            self.clock.sleep(interval)
+            _poll_sleep(self.clock, interval, deadline)
 
     def _start(self, unit: str, bound: float) -> str:
         self._act(lambda: self.backend.start_unit(unit), f"start {unit}")
@@ -553,7 +553,7 @@ class _Attempt:
                 return result.reason
             if self.clock.monotonic_ns() >= deadline:
                 break
-            self.clock.sleep(self.policy.gpu_release.poll_interval_s)
+            _poll_sleep(self.clock, self.policy.gpu_release.poll_interval_s, deadline)
         self.verdicts.append(result)
         release = ev.display_release(facts, self.policy)
         others = self.policy.hardware.non_display_compute_gpus
@@ -609,6 +609,27 @@ class _Attempt:
 
         facts = self._wait(done, bound, f"the host to be {mode.value}", fail=hopeless)
         return classify(facts, self.policy).state.value
+
+
+def _poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:
+    """Sleep until the next poll of a wait.
+
+    A clock that can tell when anything next happens (the simulator's `quiet_until_ns`: its
+    next scheduled event) lets the polls that could only see the same facts be skipped: the
+    next observation is the first poll at or after that moment, or after the deadline, so
+    every decision and its time are the same as when polling every interval. Other clocks
+    (the host's) simply sleep one interval.
+    """
+    quiet = getattr(clock, "quiet_until_ns", None)
+    if quiet is None:
+        clock.sleep(interval_s)
+        return
+    step = max(1, round(interval_s * 1e9))
+    now = clock.monotonic_ns()
+    until = quiet()
+    target = deadline_ns if until is None else min(int(until), deadline_ns)
+    polls = max(1, -(-(target - now) // step))
+    clock.sleep(polls * step / 1e9)
 
 
 def _unit_active(facts: HostFacts, unit: str) -> bool:

@@ -119,3 +119,10 @@ class SimClock:
 
     def sleep(self, seconds: float) -> None:
         self._run_until(self._scheduler.now_ns + seconds_to_ns(seconds))
+
+    def quiet_until_ns(self) -> int | None:
+        """When the world next changes by itself (its next event); None: never.
+
+        The reconciler's waits use it to skip polls that could only see the same facts.
+        """
+        return self._scheduler.next_at()

@@ -89,7 +89,7 @@ CASES: dict[FaultKind, tuple[list[Op], list[str]]] = {
         ["converged", "already-converged", "converged"]),
     FaultKind.EVIDENCE_UNAVAILABLE: (
         [fault("evidence_unavailable", group="gpus", for_observations=30), request("compute")],
-        ["converged", "already-converged", "converged"]),
+        ["rolled-back", "converged", "converged"]),  # release never verified: not compute
 }
 
 
