@@ -412,8 +412,15 @@ class _Attempt:
             case p.Isolate(target=target, bound_s=bound):
                 self._act(lambda: self.backend.isolate(target), f"isolate {target}")
                 self.changed = True
+                if target != self.policy.units.compute_target:
+                    self._wait(lambda f: _unit_active(f, target), bound, f"{target} active",
+                               fail=lambda f: _unit_failed(f, target))
+                    return f"{target} active"
+                # Someone may log in graphically after the release was verified (found by the
+                # fault campaigns): compute must not load onto the display GPU under a GUI.
                 self._wait(lambda f: _unit_active(f, target), bound, f"{target} active",
-                           fail=lambda f: _unit_failed(f, target))
+                           fail=lambda f: _unit_failed(f, target) or _has_graphical(f),
+                           why="a unit failed or a graphical session appeared")
                 return f"{target} active"
             case p.SaveSlices():
                 return self._save_slices()
@@ -460,7 +467,8 @@ class _Attempt:
                 self.clock.sleep(self.policy.gpu_release.poll_interval_s)
 
     def _wait(self, done: Callable[[HostFacts], bool], bound_s: float, what: str,
-              fail: Callable[[HostFacts], bool] | None = None) -> HostFacts:
+              fail: Callable[[HostFacts], bool] | None = None,
+              why: str = "a unit failed") -> HostFacts:
         deadline = self.clock.monotonic_ns() + int(bound_s * 1e9)
         interval = self.policy.gpu_release.poll_interval_s
         while True:
@@ -468,7 +476,7 @@ class _Attempt:
             if done(facts):
                 return facts
             if fail is not None and fail(facts):
-                raise _StepFailed(f"gave up waiting for {what}: a unit failed")
+                raise _StepFailed(f"gave up waiting for {what}: {why}")
             if self.clock.monotonic_ns() >= deadline:
                 raise _StepFailed(f"timed out after {bound_s:g} s waiting for {what}")
             _poll_sleep(self.clock, interval, deadline)
@@ -605,9 +613,11 @@ class _Attempt:
             )
 
         def hopeless(facts: HostFacts) -> bool:
-            return mode is Mode.COMPUTE and any(_unit_failed(facts, u) for u in workloads)
+            return mode is Mode.COMPUTE and (any(_unit_failed(facts, u) for u in workloads)
+                                             or _has_graphical(facts))
 
-        facts = self._wait(done, bound, f"the host to be {mode.value}", fail=hopeless)
+        facts = self._wait(done, bound, f"the host to be {mode.value}", fail=hopeless,
+                           why="a unit failed or a graphical session appeared")
         return classify(facts, self.policy).state.value
 
 

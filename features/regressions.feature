@@ -37,3 +37,11 @@ Feature: Regressions found by the fault campaigns
     Then the request ends "failed-transition" with exit code 22
     And at no point was the observed state "desktop"
     And every request so far has exactly one audit record
+
+  Scenario: A graphical login during the switch keeps vLLM off the display GPU (seed 1349)
+    Given someone logs in graphically just before the step "isolate compute.target"
+    When the owner requests compute
+    Then the request ends "rolled-back" with exit code 21
+    And the reason mentions "a graphical session appeared"
+    And vLLM never held memory on GPU 0
+    And the observed state is "desktop"

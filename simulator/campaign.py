@@ -136,6 +136,7 @@ class Hooks(Recorder, Reporter):
         if self.trace is not None:
             self.trace.write({"t": at_ns, "observed": True})
         self.triggers.observed()
+        self.checker.observed()  # what this observation shows, mid-transition faults included
 
     def world_change(self, at_ns: int, what: str, args: Mapping[str, Any]) -> None:
         self.checker.check_world()

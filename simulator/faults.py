@@ -213,7 +213,9 @@ def draw_fault(kind: FaultKind, rng: SplitMix64) -> Fault:
             p = {}
         case k.SECOND_SESSION:
             p = {"type": rng.choice(("tty", "x11", "wayland")),
-                 "user": rng.choice(("owner", "guest"))}
+                 "user": rng.choice(("owner", "guest")),
+                 "when": rng.choice(("now", "mid_transition")),
+                 "after_observations": rng.randint(1, 12)}
         case k.LOGIND_ERROR:
             p = {"how": rng.choice(("error", "unavailable")), "temporary": rng.random() < 0.5,
                  "times": rng.choice((1, 3))}
@@ -227,7 +229,7 @@ def draw_fault(kind: FaultKind, rng: SplitMix64) -> Fault:
             p = {"gpu": rng.choice((0, 0, 1)), "mib": rng.choice((100, 400, 900, 1500, 4000))}
         case k.AUDIO_MID_TRANSITION | k.JACK_MID_TRANSITION:
             p = {"name": rng.choice(("firefox", "ardour", "mpv")),
-                 "after_observations": rng.randint(1, 40), "stop_after_s": rng.choice((0, 30))}
+                 "after_observations": rng.randint(1, 15)}
         case k.VLLM_OOM:
             p = {"need_mib": rng.choice((23000, 30000))}
         case k.VLLM_CRASH_LOOP:
@@ -237,13 +239,13 @@ def draw_fault(kind: FaultKind, rng: SplitMix64) -> Fault:
         case k.SLICE_WEIGHTS_CHANGED:
             p = {"slice": rng.choice(_SLICES), "cpu_weight": rng.choice((1, 333, 5000)),
                  "when": rng.choice(("now", "mid_transition")),
-                 "after_observations": rng.randint(1, 20)}
+                 "after_observations": rng.randint(1, 12)}
         case k.STATE_FILE_CORRUPT:
             p = {"file": rng.choice(_STATE_FILES), "how": rng.choice(("truncate", "garbage"))}
         case k.CLOCK_JUMP:
             p = {"by_s": rng.choice((-86400.0 * 30, -3600.0, -1.0, 0.5, 3600.0, 86400.0 * 365))}
         case k.EVIDENCE_UNAVAILABLE:
-            p = {"group": rng.choice(_GROUPS), "for_observations": rng.randint(1, 30)}
+            p = {"group": rng.choice(_GROUPS), "for_observations": rng.randint(1, 12)}
     return Fault(kind, p)
 
 
@@ -331,7 +333,7 @@ def is_armed(the_fault: Fault) -> bool:
     """Whether `inject` only arms this fault (it takes effect later, from a hook)."""
     return the_fault.kind in (FaultKind.CONTROLLER_KILLED, FaultKind.AUDIO_MID_TRANSITION,
                               FaultKind.JACK_MID_TRANSITION, FaultKind.VLLM_CRASH_LOOP) or (
-        the_fault.kind is FaultKind.SLICE_WEIGHTS_CHANGED
+        the_fault.kind in (FaultKind.SLICE_WEIGHTS_CHANGED, FaultKind.SECOND_SESSION)
         and the_fault.params.get("when") == "mid_transition")
 
 
@@ -363,7 +365,11 @@ def inject(station: Station, the_fault: Fault, triggers: Triggers) -> bool:
             for session_id in list(world.logind.sessions):
                 world.set_session_behaviour(stuck, session_id)
         case k.SECOND_SESSION:
-            world.add_session(str(p["type"]), str(p["user"]))
+            if p.get("when") == "mid_transition":
+                triggers.armed.append(
+                    _Armed(the_fault, int(p["after_observations"]), "observation"))
+            else:
+                world.add_session(str(p["type"]), str(p["user"]))
         case k.LOGIND_ERROR:
             if p["how"] == "unavailable":
                 world.set_unavailable("sessions", "org.freedesktop.login1: Connection timed out")
@@ -424,6 +430,8 @@ def _fire(station: Station, the_fault: Fault, triggers: Triggers) -> None:
                 world.start_jack_client(str(p["name"]))
         case FaultKind.SLICE_WEIGHTS_CHANGED:
             change_slice(station, str(p["slice"]), int(p["cpu_weight"]))
+        case FaultKind.SECOND_SESSION:
+            world.add_session(str(p["type"]), str(p["user"]))
         case _:  # pragma: no cover - only the kinds above are armed
             raise AssertionError(f"{the_fault.kind} is not armed")
     del triggers

@@ -10,7 +10,9 @@ the controller's own classification):
   `final_state` of its record) finds the world in that mode by an independent predicate;
 - the lock: at most one live transition holds it, and the lock file names that attempt;
 - no compute workload is placed on the display GPU while a graphical session or a compositor
-  is there; vLLM never runs while the studio-local overlay is up;
+  the controller has observed is there, and no attempt that placed it ends with both; vLLM
+  never runs while
+  the studio-local overlay is up;
 - every attempt has exactly one audit record with its outcome (an attempt killed mid-way gets
   its `abandoned` record from the next controller), and attempt ids are unique;
 - the runtime state files always parse (except a file a fault corrupted and the controller
@@ -214,6 +216,8 @@ class Checker:
         self._store_version = -1
         self._checked_bytes: dict[str, bytes] = {}
         self._seen_compute_allocs: set[tuple[int, int]] = set()
+        self._display_compute_at_start: set[int] = set()
+        self._gui_seen: set[str] = set()  # sessions/compositors the controller has observed
         # attempts
         self.live_attempt: str | None = None
         self.started: list[str] = []
@@ -249,12 +253,34 @@ class Checker:
                     key = (display, alloc.id)
                     if key not in self._seen_compute_allocs:
                         self._seen_compute_allocs.add(key)
-                        if graphical_present(world):
+                        known = self.known_gui()
+                        if known:
                             self.fail("no compute on the display GPU with a GUI",
                                       f"{alloc.comm} placed {alloc.mib} MiB on GPU {display} "
-                                      "while a graphical session or compositor is present")
+                                      f"while the controller had seen {known} there")
         if overlay_up(world, self.policy) and vllm_running(world):
             self.fail("no vLLM in studio-local", "vLLM runs while the studio overlay is up")
+
+    def observed(self) -> None:
+        """The controller is observing: what graphical sessions it can now know about."""
+        world = self.world
+        for session in world.logind.sessions.values():
+            if session.type in ("wayland", "x11") and session.state != "closing":
+                self._gui_seen.add(f"session {session.id}")
+        for process in world.processes.by_role(ProcessRole.COMPOSITOR):
+            self._gui_seen.add(f"compositor pid {process.pid}")
+
+    def known_gui(self) -> list[str]:
+        """Graphical sessions and compositors present now that the controller has observed.
+
+        A user can log in at any moment; the controller can only be blamed for one it saw.
+        """
+        world = self.world
+        present = [f"session {s.id}" for s in world.logind.sessions.values()
+                   if s.type in ("wayland", "x11") and s.state != "closing"]
+        present += [f"compositor pid {p.pid}"
+                    for p in world.processes.by_role(ProcessRole.COMPOSITOR)]
+        return [what for what in present if what in self._gui_seen]
 
     def _check_fakes(self) -> None:
         world = self.world
@@ -308,8 +334,14 @@ class Checker:
         if held is None or held.get("attempt") != attempt_id:
             self.fail("one lock holder", f"{attempt_id} runs but the lock names {held!r}")
         self.live_attempt = attempt_id
+        self._display_compute_at_start = self._display_compute()
         self._started(attempt_id)
         self._read_audit()
+
+    def _display_compute(self) -> set[int]:
+        gpu = self.world.gpus.get(self.policy.hardware.display_gpu)
+        return set() if gpu is None else {
+            a.id for a in gpu.allocations.values() if a.kind is GpuProcessKind.COMPUTE}
 
     def _started(self, attempt: str) -> None:
         if attempt in self.started_set:
@@ -356,6 +388,12 @@ class Checker:
         if self.live_attempt is not None and attempt != self.live_attempt:
             self.fail("one lock holder", f"{attempt} finished while {self.live_attempt} ran")
         self.live_attempt = None
+        display = self.policy.hardware.display_gpu
+        placed = self._display_compute() - self._display_compute_at_start
+        if placed and graphical_present(self.world):
+            self.fail("no compute on the display GPU with a GUI",
+                      f"attempt {attempt} placed vLLM on GPU {display} and ended with a "
+                      "graphical session or compositor there")
         if record.get("outcome") == "lock-busy":
             self._started(attempt)
         self.check_honesty(record)

@@ -661,3 +661,39 @@ def stop_job_hangs(scene: Scene, unit: str) -> None:
 def record_notes(scene: Scene, text: str) -> None:
     notes = scene.res.record["notes"]
     assert any(text in note for note in notes), notes
+
+
+class LoginAtStep(StateWatcher):
+    """Someone logs in graphically (x11, another seat) just before a given step starts."""
+
+    def __init__(self, station: Station, step_prefix: str) -> None:
+        super().__init__(station)
+        self.prefix = step_prefix
+        self.logged_in = False
+        self.compute_on_gpu0: list[bool] = []
+
+    def step_started(self, leg: str, step: object) -> None:
+        describe = getattr(step, "describe", None)
+        if not self.logged_in and describe is not None and describe().startswith(self.prefix):
+            self.logged_in = True
+            self.station.world.add_session("x11", "owner")
+
+    def step_finished(self, leg: str, step: object, status: str, detail: str) -> None:
+        super().step_finished(leg, step, status, detail)
+        gpu = self.station.world.gpus[0]
+        self.compute_on_gpu0.append(any(a.kind.value == "compute"
+                                        for a in gpu.allocations.values()))
+
+
+@given(parsers.parse('someone logs in graphically just before the step "{prefix}"'))
+def login_at_step(scene: Scene, prefix: str) -> None:
+    scene.watcher = LoginAtStep(scene.st, prefix)
+    scene.st.reporter = scene.watcher
+
+
+@then("vLLM never held memory on GPU 0")
+def vllm_never_on_gpu0(scene: Scene) -> None:
+    watcher = scene.watcher
+    assert isinstance(watcher, LoginAtStep)
+    assert watcher.logged_in
+    assert [] == [i for i, on in enumerate(watcher.compute_on_gpu0) if on]

@@ -90,12 +90,20 @@ STOP_JOB_HUNG_BEFORE_HEAL = FaultPlan(108, 2, (FaultKind.UNIT_JOB_HANGS,), (
 ))
 
 
+GRAPHICAL_LOGIN_DURING_SWITCH = FaultPlan(1349, 2, (FaultKind.SECOND_SESSION,), (
+    fault("second_session", type="x11", user="owner", when="mid_transition",
+          after_observations=9),
+    request("compute"),
+))
+
+
 @given(plan=st.builds(lambda seed, gpus, ops: FaultPlan(seed, gpus, (), tuple(ops)),
                       st.integers(0, 2**16), st.sampled_from((1, 2)),
                       st.lists(OPS, min_size=1, max_size=12)))
 @example(plan=SAVED_SLICES_GARBAGE)
 @example(plan=SLICE_CALL_IGNORED)
 @example(plan=STOP_JOB_HUNG_BEFORE_HEAL)
+@example(plan=GRAPHICAL_LOGIN_DURING_SWITCH)
 def test_any_fault_plan_is_safe_and_live(plan: FaultPlan) -> None:
     """Any sequence of requests, faults and waits keeps every invariant, and heals."""
     result = run_plan(plan)

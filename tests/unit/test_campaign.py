@@ -60,6 +60,7 @@ def test_compute_placed_on_the_display_gpu_under_a_gui_is_a_violation() -> None:
     """vLLM loading onto GPU 0 while the desktop session is there breaks the GPU invariant."""
     run = _run()
     world = run.station.world
+    run.station.observe()  # the controller has seen the desktop session
     world.backend().write_vllm_profile(VllmProfile("compute", (world.gpus[0].spec.uuid,), (0,)))
     world.backend().start_unit(run.policy.units.vllm)
     world.advance(60)

@@ -58,11 +58,11 @@ CASES: dict[FaultKind, tuple[list[Op], list[str]]] = {
         [fault("gpu_hidden_memory", gpu=0, mib=1500), request("compute")],
         ["rolled-back", "rolled-back", "already-converged"]),
     FaultKind.AUDIO_MID_TRANSITION: (
-        [fault("audio_mid_transition", name="firefox", after_observations=3, stop_after_s=0),
+        [fault("audio_mid_transition", name="firefox", after_observations=3),
          request("compute")],
         ["converged", "already-converged", "converged"]),
     FaultKind.JACK_MID_TRANSITION: (
-        [fault("jack_mid_transition", name="ardour", after_observations=2, stop_after_s=0),
+        [fault("jack_mid_transition", name="ardour", after_observations=2),
          request("compute")],
         ["converged", "already-converged", "converged"]),
     FaultKind.VLLM_OOM: (
