@@ -128,6 +128,7 @@ class Hooks(Recorder, Reporter):
 
     def action(self, at_ns: int, name: str, args: Mapping[str, Any]) -> None:
         self.checker.dirty = True
+        self.checker.action(name)
         if self.trace is not None:
             self.trace.write({"t": at_ns, "action": name, "args": dict(args)})
 

@@ -13,6 +13,7 @@ the controller's own classification):
   the controller has observed is there, and no attempt that placed it ends with both; vLLM
   never runs while
   the studio-local overlay is up;
+- a blocked (refused) request calls no backend action;
 - every attempt has exactly one audit record with its outcome (an attempt killed mid-way gets
   its `abandoned` record from the next controller), and attempt ids are unique;
 - the runtime state files always parse (except a file a fault corrupted and the controller
@@ -220,6 +221,7 @@ class Checker:
         self._gui_seen: set[str] = set()  # sessions/compositors the controller has observed
         # attempts
         self.live_attempt: str | None = None
+        self.actions_in_attempt: list[str] = []
         self.started: list[str] = []
         self.started_set: set[str] = set()
         self.unchecked: list[str] = []  # attempts whose record has not been checked yet
@@ -260,6 +262,11 @@ class Checker:
                                       f"while the controller had seen {known} there")
         if overlay_up(world, self.policy) and vllm_running(world):
             self.fail("no vLLM in studio-local", "vLLM runs while the studio overlay is up")
+
+    def action(self, name: str) -> None:
+        """The controller called a backend action."""
+        if self.live_attempt is not None:
+            self.actions_in_attempt.append(name)
 
     def observed(self) -> None:
         """The controller is observing: what graphical sessions it can now know about."""
@@ -334,6 +341,7 @@ class Checker:
         if held is None or held.get("attempt") != attempt_id:
             self.fail("one lock holder", f"{attempt_id} runs but the lock names {held!r}")
         self.live_attempt = attempt_id
+        self.actions_in_attempt = []
         self._display_compute_at_start = self._display_compute()
         self._started(attempt_id)
         self._read_audit()
@@ -388,6 +396,9 @@ class Checker:
         if self.live_attempt is not None and attempt != self.live_attempt:
             self.fail("one lock holder", f"{attempt} finished while {self.live_attempt} ran")
         self.live_attempt = None
+        if record.get("outcome") == "blocked" and self.actions_in_attempt:
+            self.fail("a refused request changes nothing",
+                      f"attempt {attempt} was blocked after {self.actions_in_attempt}")
         display = self.policy.hardware.display_gpu
         placed = self._display_compute() - self._display_compute_at_start
         if placed and graphical_present(self.world):

@@ -110,6 +110,15 @@ def test_two_records_for_one_attempt_are_a_violation() -> None:
     assert ["one audit record per attempt"] == _rules(run)
 
 
+def test_a_blocked_attempt_that_acted_is_a_violation() -> None:
+    """A request reported as blocked must not have called any backend action."""
+    run = _run()
+    run.checker.live_attempt = "9-9"
+    run.checker.action("stop_unit")
+    run.checker.attempt_finished({"attempt": "9-9", "outcome": "blocked"})
+    assert ["a refused request changes nothing"] == _rules(run)
+
+
 def test_a_restore_that_leaves_other_values_is_a_violation() -> None:
     """Restore reported done while the slices differ from those saved on entry."""
     run = _run()
