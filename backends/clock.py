@@ -29,3 +29,7 @@ class RealClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def quiet_until_ns(self) -> int | None:
+        """Anything may change at any moment on a real host: poll every interval."""
+        return self.monotonic_ns()

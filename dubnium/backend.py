@@ -50,6 +50,15 @@ class Clock(Protocol):
         """Let `seconds` pass (in the simulator: run the world's events until then)."""
         ...
 
+    def quiet_until_ns(self) -> int | None:
+        """The earliest monotonic time at which the host may change by itself.
+
+        A real host may change at any moment: now. The simulator knows its next scheduled
+        event (None: nothing is scheduled), so the reconciler's waits skip the polls that
+        could only see the same facts.
+        """
+        ...
+
 
 class Backend(Protocol):
     """Everything the controller may read from or do to a host."""

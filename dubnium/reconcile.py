@@ -104,6 +104,7 @@ class Reconciler:
         self.audit = audit
         self.pid = pid
         self.reporter = reporter or Reporter()
+        self._attempts = 0
 
     # ----------------------------------------------------------------- reading
 
@@ -137,7 +138,10 @@ class Reconciler:
         """One transition attempt toward `target`; exactly one audit record."""
         clock = self.backend.clock
         started_ns = clock.monotonic_ns()
-        attempt_id = f"{self.pid}-{clock.wall_ns()}"
+        # pid, time and this controller's own count: unique even for two attempts of one
+        # process at one instant (a simulated clock), and deterministic for replays.
+        self._attempts += 1
+        attempt_id = f"{self.pid}-{clock.wall_ns()}-{self._attempts}"
         base: dict[str, Any] = {
             "kind": "transition",
             "attempt": attempt_id,
@@ -624,20 +628,15 @@ class _Attempt:
 def _poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:
     """Sleep until the next poll of a wait.
 
-    A clock that can tell when anything next happens (the simulator's `quiet_until_ns`: its
-    next scheduled event) lets the polls that could only see the same facts be skipped: the
-    next observation is the first poll at or after that moment, or after the deadline, so
-    every decision and its time are the same as when polling every interval. Other clocks
-    (the host's) simply sleep one interval.
+    The next observation is the first poll at or after the moment the host may next change
+    (`Clock.quiet_until_ns`: now on a real host, the next scheduled event in the simulator)
+    or the deadline, whichever is first: every decision and its time are the same as when
+    polling every interval, without the observations that could only see the same facts.
     """
-    quiet = getattr(clock, "quiet_until_ns", None)
-    if quiet is None:
-        clock.sleep(interval_s)
-        return
     step = max(1, round(interval_s * 1e9))
     now = clock.monotonic_ns()
-    until = quiet()
-    target = deadline_ns if until is None else min(int(until), deadline_ns)
+    until = clock.quiet_until_ns()
+    target = deadline_ns if until is None else min(until, deadline_ns)
     polls = max(1, -(-(target - now) // step))
     clock.sleep(polls * step / 1e9)
 
