@@ -10,6 +10,11 @@ on the machine hits all of them alike. The shell observer is what seed 000/002 d
 `loginctl list-sessions` plus `show-session` per session, `systemctl is-active` for the mode
 units, and `pw-dump` of the user's PipeWire. Prints a table (milliseconds) and the targets:
 `mode current` faster than the shell observer and under 150 ms (median).
+
+The development checkout's `.venv` is an editable install, whose import hook costs ~30 ms
+at every start; the row "installed copy" times a regular (non-editable) install of the same
+tree in `build/bench-venv`, as a NixOS package or `pip install .` would run it
+(`--no-installed` skips building it).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -55,7 +61,10 @@ print(json.dumps(times))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--no-installed", action="store_true",
+                        help="skip the row for a regular (non-editable) install")
     args = parser.parse_args()
+    installed = None if args.no_installed else _installed_copy()
     mode = [str(REPO / ".venv/bin/mode"), "--backend", "host", "--state-dir",
             str(INNER / "state"), "--config", str(INNER / "config.json")]
     with running_test_host() as host:
@@ -74,6 +83,9 @@ def main() -> int:
             ],
             "python: interpreter start only": [str(REPO / ".venv/bin/python"), "-c", "pass"],
         }
+        if installed is not None:
+            commands["mode current --json (installed copy, not editable)"] = [
+                str(installed / "bin/mode"), *mode[1:], "current", "--json"]
         proc = host.run(str(REPO / ".venv/bin/python"), "-c", DRIVER, json.dumps(commands),
                         str(args.runs), gpus=True, timeout=600, env={"PYTHONPATH": str(REPO)})
         times: dict[str, list[float]] = json.loads(proc.stdout)
@@ -91,6 +103,18 @@ def main() -> int:
           f"({'faster' if current < shell else 'SLOWER'}); "
           f"under 150 ms: {'yes' if current < 150 else 'NO'}")
     return 0
+
+
+def _installed_copy() -> Path:
+    """A regular install of this tree (with the host extras) in build/bench-venv."""
+    venv = REPO / "build/bench-venv"
+    if not (venv / "bin/python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check",
+                    "--force-reinstall", "--no-deps", str(REPO)], check=True)
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--disable-pip-version-check",
+                    f"{REPO}[host]"], check=True)
+    return venv
 
 
 if __name__ == "__main__":
