@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.nix.nixtools import nix_env, nix_instantiate
+
 REPO = Path(__file__).resolve().parents[2]
 EXO_MODULE = REPO / "nixos" / "modules" / "exo"
 RENDER_UNITS = REPO / "scripts" / "render-units"
@@ -35,26 +37,11 @@ BASE_FACTS: dict[str, Any] = {
 }
 
 
-def nix_instantiate() -> str:
-    path = shutil.which("nix-instantiate")
-    if path:
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            "nix-instantiate is missing on CI: install Debian's nix-bin (scripts/bootstrap)"
-        )
-    pytest.skip("nix-instantiate is not installed (apt-get install nix-bin); CI runs these tests")
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "NIX_CONFIG": "build-users-group ="}
-
-
 def eval_json(expr: str) -> Any:
     """Evaluate a Nix expression strictly; its JSON value. Raises with Nix's stderr."""
     done = subprocess.run(
         [nix_instantiate(), "--eval", "--strict", "--json", "-E", expr],
-        capture_output=True, text=True, check=False, env=_env(),
+        capture_output=True, text=True, check=False, env=nix_env(),
     )
     if done.returncode != 0:
         raise AssertionError(f"nix-instantiate failed:\n{done.stderr}")
@@ -64,7 +51,7 @@ def eval_json(expr: str) -> Any:
 def parse(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [nix_instantiate(), "--parse", str(path)],
-        capture_output=True, text=True, check=False, env=_env(),
+        capture_output=True, text=True, check=False, env=nix_env(),
     )
 
 
@@ -118,7 +105,7 @@ def render(graph: dict[str, Any], out: Path) -> list[Path]:
     graph_file.write_text(json.dumps(graph), encoding="utf-8")
     done = subprocess.run(
         ["python3", str(RENDER_UNITS), "--out", str(out), "--graph-json", str(graph_file)],
-        capture_output=True, text=True, check=False, env=_env(),
+        capture_output=True, text=True, check=False, env=nix_env(),
     )
     if done.returncode != 0:
         raise AssertionError(f"render-units failed:\n{done.stderr}")
