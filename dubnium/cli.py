@@ -10,6 +10,7 @@ error. Mutating verbs on the host backend require root.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
@@ -96,9 +97,8 @@ class Context:
 
     def _sim_session(self) -> Any:
         if self._sim is None:
-            from simulator.persist import SimSession
-
-            self._sim = SimSession.open(self.state_dir, policy=self._policy)
+            session = _load_backend("sim", "SimSession")
+            self._sim = session.open(self.state_dir, policy=self._policy)
         return self._sim
 
     @property
@@ -107,13 +107,8 @@ class Context:
             if self.is_sim:
                 self._backend = self._sim_session().backend
             else:
-                try:
-                    from backends.host import HostBackend
-                except ImportError as exc:
-                    raise BackendUnavailable(
-                        f"the host backend is not available: {exc}"
-                    ) from None
-                self._backend = HostBackend(self.policy)
+                host_backend = _load_backend("host", "HostBackend")
+                self._backend = host_backend(self.policy)
         return self._backend
 
     @property
@@ -163,6 +158,18 @@ class Context:
 
     def timestamp(self) -> str:
         return iso_timestamp(self.backend.clock.wall_ns())
+
+
+# The backends, by name: the domain never imports one; the CLI loads the one asked for.
+BACKEND_MODULES = {"sim": "simulator.persist", "host": "backends.host"}
+
+
+def _load_backend(name: str, attribute: str) -> Any:
+    try:
+        module = importlib.import_module(BACKEND_MODULES[name])
+    except ImportError as exc:
+        raise BackendUnavailable(f"the {name} backend is not available: {exc}") from None
+    return getattr(module, attribute)
 
 
 def _default_backend() -> str:
