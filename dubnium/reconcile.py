@@ -284,14 +284,14 @@ class _Attempt:
             first = blocked.report.blocking[0]
             reason = "; ".join(f"{v.guard.value}: {v.reason}" for v in blocked.report.blocking)
             if not self.changed:
-                self._reset_desired(previous_desired, prior)
+                self._reset_desired(prior)
                 self.final = classify(self.backend.observe(), self.policy)
                 code = first.exit_code
                 return self._close(record, Outcome.BLOCKED, code, f"blocked by {reason}",
                                    blocking=[v.guard.value for v in blocked.report.blocking])
-            return self._rollback(record, prior, previous_desired, f"blocked midway by {reason}")
+            return self._rollback(record, prior, f"blocked midway by {reason}")
         except _StepFailed as failed:
-            return self._rollback(record, prior, previous_desired, str(failed))
+            return self._rollback(record, prior, str(failed))
 
     def _last_failed(self) -> bool:
         try:
@@ -300,13 +300,11 @@ class _Attempt:
             return False
         return bool(last and last.get("outcome") == Outcome.FAILED.value)
 
-    def _reset_desired(self, previous: Mode | None, prior: Mode) -> None:
+    def _reset_desired(self, prior: Mode) -> None:
         """A refused or undone request leaves desired at the safe mode the host is in."""
         self.rec.state.write_desired(prior, self.rec.now(), "rollback of desired")
-        del previous
 
-    def _rollback(self, record: dict[str, Any], prior: Mode, previous_desired: Mode | None,
-                  reason: str) -> dict[str, Any]:
+    def _rollback(self, record: dict[str, Any], prior: Mode, reason: str) -> dict[str, Any]:
         self.notes.append(f"failure: {reason}")
         record["failure"] = reason
         now_state = classify(self.backend.observe(), self.policy).state
@@ -324,7 +322,7 @@ class _Attempt:
         except (_StepFailed, _Blocked) as exc:
             rollback_error = str(exc)
         final = self._observe_final()
-        self._reset_desired(previous_desired, prior)
+        self._reset_desired(prior)
         record["rollback"] = {"to": prior.value, "legs": [leg.name for leg in legs],
                               "error": rollback_error}
         if final.state.mode is prior and rollback_error is None:
