@@ -237,6 +237,7 @@ class _Attempt:
         self.degraded = False
         self.final: Observation | None = None
         self.notes: list[str] = []
+        self.leg_target = target
 
     # ------------------------------------------------------------- the attempt
 
@@ -375,6 +376,7 @@ class _Attempt:
         self.verdicts.clear()
 
     def _run_leg(self, leg: p.Leg, rollback: bool = False) -> None:
+        self.leg_target = leg.target  # what this leg's guards check (T2 of T5: desktop)
         for step in leg.steps:
             self.rec.reporter.step_started(leg.name, step)
             at = self.rec.now()
@@ -401,7 +403,7 @@ class _Attempt:
     def _step(self, step: p.Step) -> str:
         match step:
             case p.CheckGuards(guards=ids):
-                report = evaluate(ids, self.backend.observe(), self.policy, self.target)
+                report = evaluate(ids, self.backend.observe(), self.policy, self.leg_target)
                 self.verdicts.extend(report.verdicts)
                 if report.blocking:
                     raise _Blocked(report)
