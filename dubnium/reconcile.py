@@ -416,15 +416,14 @@ class _Attempt:
             case p.Isolate(target=target, bound_s=bound):
                 self._act(lambda: self.backend.isolate(target), f"isolate {target}")
                 self.changed = True
-                if target != self.policy.units.compute_target:
-                    self._wait(lambda f: _unit_active(f, target), bound, f"{target} active",
-                               fail=lambda f: _unit_failed(f, target))
-                    return f"{target} active"
                 # Someone may log in graphically after the release was verified (found by the
                 # fault campaigns): compute must not load onto the display GPU under a GUI.
+                to_compute = target == self.policy.units.compute_target
                 self._wait(lambda f: _unit_active(f, target), bound, f"{target} active",
-                           fail=lambda f: _unit_failed(f, target) or _has_graphical(f),
-                           why="a unit failed or a graphical session appeared")
+                           fail=lambda f: _unit_failed(f, target) or (
+                               to_compute and _has_graphical(f)),
+                           why="a unit failed" + (" or a graphical session appeared"
+                                                  if to_compute else ""))
                 return f"{target} active"
             case p.SaveSlices():
                 return self._save_slices()
