@@ -37,7 +37,11 @@ def handoff_command(argv: Sequence[str], unit: str,
     setenv = [f"--setenv={k}={v}" for k, v in sorted((env or {}).items())]
     return [
         "systemd-run", f"--unit={unit}", "--service-type=exec", "--wait", "--pipe",
-        "--collect", "--quiet", f"--setenv={HANDOFF_ENV}=1", *setenv, "--", *argv,
+        "--collect", "--quiet",
+        # Isolating a mode target must not stop the transition that isolates it (found by
+        # the test host: without it, `isolate compute.target` killed the handed-off unit).
+        "--property=IgnoreOnIsolate=yes",
+        f"--setenv={HANDOFF_ENV}=1", *setenv, "--", *argv,
     ]
 
 

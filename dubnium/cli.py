@@ -144,8 +144,14 @@ class Context:
             from backends import handoff
 
             if handoff.inside_session() and not handoff.handed_off():
-                env = {k: v for k, v in os.environ.items() if k.startswith("DUBNIUM_")}
-                argv = [sys.executable, "-m", "dubnium.cli", *sys.argv[1:]]
+                env = {k: v for k, v in os.environ.items()
+                       if k.startswith("DUBNIUM_") or k in _HANDOFF_ENV}
+                # The `mode` script itself (a Nix wrapper sets up its own Python path); the
+                # module form only when run as `python -m dubnium.cli`.
+                script = os.path.abspath(sys.argv[0])
+                head = ([script] if os.access(script, os.X_OK) and not script.endswith(".py")
+                        else [sys.executable, "-m", "dubnium.cli"])
+                argv = [*head, *sys.argv[1:]]
                 raise _Exit(handoff.run_handed_off(argv, f"mode-{verb}-{os.getpid()}", env))
         self.runtime.write_generated(self.policy)
         if self.is_sim:
@@ -159,6 +165,9 @@ class Context:
     def timestamp(self) -> str:
         return iso_timestamp(self.backend.clock.wall_ns())
 
+
+# What a handed-off verb keeps of the caller's environment (sudo has already reset it).
+_HANDOFF_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL")
 
 # The backends, by name: the domain never imports one; the CLI loads the one asked for.
 BACKEND_MODULES = {"sim": "simulator.persist", "host": "backends.host"}
@@ -569,6 +578,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail(ExitCode.LOCK_BUSY, str(exc))
     except DubniumError as exc:
         _fail(ExitCode.ERROR, str(exc))
+    except BrokenPipeError:
+        # The reader went away (a handed-off verb whose terminal was closed with the
+        # session): the work and its records are done; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(int(ExitCode.ERROR)) from None
     raise SystemExit(0)
 
 

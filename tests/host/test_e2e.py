@@ -110,3 +110,38 @@ def test_state_files_written_inside_the_host(host: TestHost) -> None:
     """A request records desired state in the state dir given on the command line."""
     assert 0 == request(host, "desktop")
     assert "desktop" == host.outside(INNER / "state" / "desired").read_text().strip()
+
+
+HANDOFF = """\
+set -eu
+leader=$(loginctl show-session "$1" -p Leader --value)
+cgroup=$(grep ':name=systemd:' /proc/"$leader"/cgroup | cut -d: -f3)
+echo $$ > "/sys/fs/cgroup/systemd$cgroup/cgroup.procs"
+shift
+exec "$@"
+"""
+
+
+def test_request_from_inside_the_session_survives_the_session_ending(host: TestHost) -> None:
+    """`mode request compute` typed in the desktop's own session is handed off to a transient
+    unit: the session (and the terminal's process) ends, the transition completes anyway."""
+    session = host.sessions()[0]["id"]
+    script = host.outside(INNER / "in-session.sh")
+    script.write_text(HANDOFF)
+    last = host.outside(host.state_dir) / "last-transition.json"
+    last.unlink(missing_ok=True)
+    proc = host.run("bash", str(INNER / "in-session.sh"), session,
+                    *host.mode_argv("request", "compute"), check=False, timeout=120,
+                    gpus=True)
+    # The caller lived in the session: it is killed with it (or, if it outlived it, it
+    # reports the handed-off unit's result). Either way the controller finished outside.
+    assert proc.returncode in (0, -15, 143), proc.stderr
+    host.wait_for("the handed-off transition's record", last.exists, 60)
+    record = json.loads(last.read_text())
+    assert ("converged", [], "active") == (
+        record["outcome"], host.sessions(), host.is_active("compute.target"))
+    assert (0, "compute") == current(host)
+    # It really ran in a transient unit (kept across the isolate), not in the session.
+    journal = host.run("journalctl", "--no-pager", "-q", "-o", "cat", "-u", "mode-request-*",
+                       check=False).stdout
+    assert "Deactivated successfully" in journal, journal

@@ -146,13 +146,14 @@ class TestHost:
     def is_active(self, unit: str) -> str:
         return self.systemctl("is-active", unit, check=False).stdout.strip()
 
+    def mode_argv(self, *args: str) -> list[str]:
+        """The `mode` command line for this host: host backend, its config and state dir."""
+        return [str(REPO / ".venv/bin/mode"), "--backend", "host", "--state-dir",
+                str(self.state_dir), "--config", str(self.config_path), *args]
+
     def mode(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-        """The `mode` CLI inside the test host: host backend, its config and state dir."""
-        return self.run(
-            str(REPO / ".venv/bin/mode"), "--backend", "host", "--state-dir",
-            str(self.state_dir), "--config", str(self.config_path), *args,
-            check=False, timeout=timeout, gpus=True,
-        )
+        """The `mode` CLI inside the test host."""
+        return self.run(*self.mode_argv(*args), check=False, timeout=timeout, gpus=True)
 
     def sessions(self) -> list[dict[str, str]]:
         out = self.run("loginctl", "list-sessions", "--no-legend").stdout

@@ -34,6 +34,7 @@ def test_handoff_command_waits_and_pipes() -> None:
                            "--wait", "--pipe", "--collect"]
     assert command[-4:] == ["--", "/usr/bin/mode", "request", "compute"]
     assert "--setenv=DUBNIUM_HANDED_OFF=1" in command
+    assert "--property=IgnoreOnIsolate=yes" in command
 
 
 def test_handoff_carries_the_dubnium_environment() -> None:
