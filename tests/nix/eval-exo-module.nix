@@ -16,13 +16,7 @@
 let
   inherit (lib) mkOption types;
 
-  fakeDrv = name: {
-    type = "derivation";
-    inherit name;
-    outPath = "/nix/store/00000000000000000000000000000000-${name}";
-    drvPath = "/nix/store/00000000000000000000000000000000-${name}.drv";
-    meta = { };
-  };
+  inherit (import ./stub-lib.nix lib) fakeDrv names settings flag unitsOf free;
   pkgs = {
     exo = fakeDrv "exo" // lib.optionalAttrs (exoVersion != null) { version = exoVersion; };
     exo-cuda = fakeDrv "exo-cuda-13";
@@ -49,33 +43,6 @@ let
     };
   };
 
-  # NixOS's merge of a unit setting: lists concatenate, anything else must agree.
-  unitOption = lib.mkOptionType {
-    name = "systemd option";
-    merge = loc: defs:
-      let defs' = lib.filterOverrides defs;
-      in if lib.any (d: builtins.isList d.value) defs'
-        then lib.concatMap (d: lib.toList d.value) defs'
-        else lib.mergeEqualOption loc defs';
-  };
-  names = mkOption { type = types.listOf types.str; default = [ ]; };
-  settings = mkOption { type = types.attrsOf unitOption; default = { }; };
-  flag = default: mkOption { type = types.bool; inherit default; };
-  common = {
-    enable = flag true;
-    description = mkOption { type = types.str; default = ""; };
-    documentation = names;
-    requires = names; requisite = names; wants = names; upholds = names; bindsTo = names;
-    partOf = names; conflicts = names; before = names; after = names; onFailure = names;
-    onSuccess = names; wantedBy = names; requiredBy = names; upheldBy = names; aliases = names;
-    unitConfig = settings;
-    restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; };
-  };
-  unitsOf = extra: mkOption {
-    type = types.attrsOf (types.submodule { options = common // extra; });
-    default = { };
-  };
-  free = mkOption { type = types.lazyAttrsOf types.anything; default = { }; };
   anyAttrs = mkOption { type = types.attrsOf types.anything; default = { }; };
   ports = mkOption { type = types.listOf types.port; default = [ ]; };
   firewallRules = { allowedTCPPorts = ports; allowedUDPPorts = ports; };
