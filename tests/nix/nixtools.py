@@ -135,3 +135,15 @@ def _merge(lhs: dict[str, Any], rhs: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def nixpkgs_lib() -> Path | None:
+    """The nixpkgs `lib` directory named by DUBNIUM_NIXPKGS_LIB (a snapshot of
+    nix-community/nixpkgs.lib, never committed): the snapshot or its `lib` both work."""
+    raw = os.environ.get("DUBNIUM_NIXPKGS_LIB", "")
+    if not raw:
+        return None
+    for candidate in (Path(raw), Path(raw) / "lib"):
+        if (candidate / "default.nix").is_file() and (candidate / "modules.nix").is_file():
+            return candidate
+    return None

@@ -9,19 +9,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.nix.exo_nixeval import EXO_MODULE, REPO, eval_json, nix_instantiate
+from tests.nix.nixtools import nixpkgs_lib
 
-NIXPKGS_LIB = os.environ.get("DUBNIUM_NIXPKGS_LIB", "")
+NIXPKGS_LIB = nixpkgs_lib()
 
 pytestmark = [
     pytest.mark.nix,
     pytest.mark.skipif(
-        not (NIXPKGS_LIB and (Path(NIXPKGS_LIB) / "lib" / "default.nix").is_file()),
+        NIXPKGS_LIB is None,
         reason="needs DUBNIUM_NIXPKGS_LIB = a nixpkgs.lib snapshot (never committed); "
         "CI has none, so the module is not evaluated with nixpkgs' lib there",
     ),
@@ -33,7 +33,7 @@ HARNESS = REPO / "tests" / "nix" / "eval-exo-module.nix"
 def evaluate(host: dict[str, Any], **args: Any) -> dict[str, Any]:
     command = [
         nix_instantiate(), "--eval", "--strict", "--json", str(HARNESS),
-        "--arg", "lib", f"import {NIXPKGS_LIB}/lib", "--argstr", "hostJson", json.dumps(host),
+        "--arg", "lib", f"import {NIXPKGS_LIB}", "--argstr", "hostJson", json.dumps(host),
     ]
     for name, value in args.items():
         if isinstance(value, str):

@@ -1,7 +1,7 @@
 """The NixOS module evaluated with the real nixpkgs `lib` (tests/nix/eval-module.nix).
 
 Needs a snapshot of nix-community/nixpkgs.lib that is never committed here: point
-DUBNIUM_NIXPKGS_LIB at its `lib` directory (…/nixpkgs.lib/lib). Without it these tests are
+DUBNIUM_NIXPKGS_LIB at the snapshot or its `lib` directory. Without it these tests are
 skipped with that reason (CI has no snapshot) and count as not run — the pure checks in
 test_config_json.py and test_units.py run everywhere.
 """
@@ -11,7 +11,6 @@ test_config_json.py and test_units.py run everywhere.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,24 +18,23 @@ from typing import Any
 import pytest
 
 from dubnium.policy import load_policy_data
-from tests.nix.nixtools import REPO, eval_json, host_settings
+from tests.nix.nixtools import REPO, eval_json, host_settings, nixpkgs_lib
 
 pytestmark = pytest.mark.nix
 
 EVAL = Path(__file__).with_name("eval-module.nix")
 
 
-def nixpkgs_lib() -> Path:
-    raw = os.environ.get("DUBNIUM_NIXPKGS_LIB", "")
-    path = Path(raw) if raw else None
-    if path is None or not (path / "default.nix").is_file():
+def lib_dir() -> Path:
+    path = nixpkgs_lib()
+    if path is None:
         pytest.skip("DUBNIUM_NIXPKGS_LIB does not name a nixpkgs.lib `lib` directory "
                     "(a snapshot of nix-community/nixpkgs.lib, never committed here); not run")
     return path
 
 
 def evaluate(host: dict[str, Any] | None = None, *, with_host: bool = True) -> Any:
-    lib = nixpkgs_lib()
+    lib = lib_dir()
     return eval_json(
         f"import {EVAL} {{ lib = import {lib}; hostJson = {json.dumps(json.dumps(host or {}))}; "
         f"withHost = {'true' if with_host else 'false'}; }}"
