@@ -26,7 +26,7 @@ from dubnium.codes import ExitCode, GuardId
 from dubnium.facts import ActiveState, HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.guards import GUARDS, GuardReport, Status, Verdict, evaluate
 from dubnium.modes import Mode, ObservedState
-from dubnium.observe import Markers, Observation, classify
+from dubnium.observe import Markers, Observation, classify, units_active
 from dubnium.policy import Policy
 from dubnium.state import LockBusy, LockHolder, RuntimeState
 
@@ -109,14 +109,18 @@ class Reconciler:
     # ----------------------------------------------------------------- reading
 
     def markers(self) -> Markers:
+        return Markers(
+            transition_in_progress=self.state.store.lock_held() is not None,
+            last_transition_failed=self.last_failed(),
+        )
+
+    def last_failed(self) -> bool:
+        """The last record says failed-transition (an unreadable record says nothing)."""
         try:
             last = self.state.last_transition()
         except StateCorrupt:
-            last = None
-        return Markers(
-            transition_in_progress=self.state.store.lock_held() is not None,
-            last_transition_failed=bool(last and last.get("outcome") == Outcome.FAILED.value),
-        )
+            return False
+        return bool(last and last.get("outcome") == Outcome.FAILED.value)
 
     def observe(self) -> tuple[HostFacts, Observation]:
         facts = self.backend.observe()
@@ -251,7 +255,7 @@ class _Attempt:
             self.notes.append(f"replaced a corrupt desired file ({exc})")
         state.write_desired(self.target, self.rec.now(), str(self.base["by"]))
 
-        start = classify(facts, self.policy, Markers(last_transition_failed=self._last_failed()))
+        start = classify(facts, self.policy, Markers(last_transition_failed=self.rec.last_failed()))
         prior = start.state.mode or Mode.DESKTOP
         plan = p.plan(start.state, self.target, self.policy)
         record: dict[str, Any] = {
@@ -293,13 +297,6 @@ class _Attempt:
             return self._rollback(record, prior, f"blocked midway by {reason}")
         except _StepFailed as failed:
             return self._rollback(record, prior, str(failed))
-
-    def _last_failed(self) -> bool:
-        try:
-            last = self.rec.state.last_transition()
-        except StateCorrupt:
-            return False
-        return bool(last and last.get("outcome") == Outcome.FAILED.value)
 
     def _reset_desired(self, prior: Mode) -> None:
         """A refused or undone request leaves desired at the safe mode the host is in."""
@@ -419,7 +416,7 @@ class _Attempt:
                 # Someone may log in graphically after the release was verified (found by the
                 # fault campaigns): compute must not load onto the display GPU under a GUI.
                 to_compute = target == self.policy.units.compute_target
-                self._wait(lambda f: _unit_active(f, target), bound, f"{target} active",
+                self._wait(lambda f: units_active(f, target), bound, f"{target} active",
                            fail=lambda f: _unit_failed(f, target) or (
                                to_compute and _has_graphical(f)),
                            why="a unit failed" + (" or a graphical session appeared"
@@ -451,7 +448,7 @@ class _Attempt:
                 return self._write_profiles()
             case p.AwaitGraphical(bound_s=bound):
                 graphical = self.policy.units.graphical_target
-                self._wait(lambda f: _unit_active(f, graphical) and _has_graphical(f), bound,
+                self._wait(lambda f: units_active(f, graphical) and _has_graphical(f), bound,
                            "graphical stack up with a session")
                 return "graphical session present"
             case p.Verify(mode=mode, bound_s=bound):
@@ -487,7 +484,7 @@ class _Attempt:
     def _start(self, unit: str, bound: float) -> str:
         self._act(lambda: self.backend.start_unit(unit), f"start {unit}")
         self.changed = True
-        self._wait(lambda f: _unit_active(f, unit), bound, f"{unit} active",
+        self._wait(lambda f: units_active(f, unit), bound, f"{unit} active",
                    fail=lambda f: _unit_failed(f, unit))
         return f"{unit} active"
 
@@ -612,7 +609,7 @@ class _Attempt:
             state = classify(facts, self.policy).state
             return state.mode is mode or (
                 self.degraded and state is ObservedState.DEGRADED_COMPUTE
-                and all(_unit_active(facts, u) for u in workloads)
+                and all(units_active(facts, u) for u in workloads)
             )
 
         def hopeless(facts: HostFacts) -> bool:
@@ -638,10 +635,6 @@ def _poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:
     target = deadline_ns if until is None else min(until, deadline_ns)
     polls = max(1, -(-(target - now) // step))
     clock.sleep(polls * step / 1e9)
-
-
-def _unit_active(facts: HostFacts, unit: str) -> bool:
-    return not isinstance(facts.units, Unavailable) and facts.units.is_active(unit)
 
 
 def _unit_failed(facts: HostFacts, unit: str) -> bool:

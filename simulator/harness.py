@@ -16,7 +16,7 @@ import attrs
 from dubnium.audit import MemoryAuditLog
 from dubnium.modes import Mode
 from dubnium.observe import Observation
-from dubnium.policy import Policy, default_policy
+from dubnium.policy import Policy
 from dubnium.reconcile import Reconciler, Reporter, Result
 from dubnium.state import MemoryStore, RuntimeState
 from simulator.world import World
@@ -35,12 +35,8 @@ class Station:
 
     @classmethod
     def create(cls, seed: int = 0, gpus: int = 2, policy: Policy | None = None) -> Station:
-        chosen = policy or default_policy()
-        if gpus == 1 and policy is None:
-            from dubnium.policy import Hardware
-
-            chosen = attrs.evolve(chosen, hardware=Hardware((0,), 0, (0,), 2))
-        world = World.create(seed=seed, gpus=gpus, policy=chosen)
+        """A world booted to desktop (`World.create` adapts the default policy to `gpus`)."""
+        world = World.create(seed=seed, gpus=gpus, policy=policy)
         return cls(world, world.policy)
 
     @property
