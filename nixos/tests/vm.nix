@@ -12,23 +12,8 @@ pkgs.testers.runNixOSTest {
   name = "dubnium-modes";
 
   nodes.machine = { pkgs, ... }: {
-    imports = [ self.nixosModules.default ];
-    virtualisation.memorySize = 4096;
-    users.users.owner = { isNormalUser = true; extraGroups = [ "audio" "video" ]; };
-
-    dubnium = {
-      enable = true;
-      package = self.packages.${pkgs.stdenv.hostPlatform.system}.mode-tools;
-      nvidia.enable = false;
-      desktop.autologinUser = "owner";
-      hardware = { presentGpus = [ 0 ]; displayGpu = 0; computeGpus = [ 0 ]; };
-      vllm = {
-        enable = true;
-        model = "stand-in";
-        # Accepts `serve MODEL --host ... --port ...` and just stays up.
-        package = pkgs.writeShellScriptBin "vllm" ''exec ${pkgs.coreutils}/bin/sleep infinity'';
-      };
-    };
+    imports = [ self.nixosModules.default ./vm-node.nix ];
+    dubnium.package = self.packages.${pkgs.stdenv.hostPlatform.system}.mode-tools;
   };
 
   testScript = ''

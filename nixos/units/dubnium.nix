@@ -75,7 +75,10 @@ in
     description = "Dubnium compute mode (headless, vLLM on the compute GPUs)";
     requires = [ p.baseTarget ];
     conflicts = [ p.graphicalTarget "desktop.target" ];
-    after = [ p.baseTarget "network-online.target" ];
+    # Not after network-online.target: vLLM listens on an address and needs no route, and
+    # an After= without Wants= orders nothing (NixOS warns). EXO, which does need the
+    # network, wants and orders itself after network-online.target (units/exo.nix).
+    after = [ p.baseTarget ];
     unitConfig.AllowIsolate = true;
   };
 

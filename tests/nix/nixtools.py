@@ -137,13 +137,22 @@ def _merge(lhs: dict[str, Any], rhs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SHARED_NIXPKGS = REPO.parent / "shared" / "nixpkgs"
+NIXOS_SUBSET = SHARED_NIXPKGS / "eval-nixos-subset.nix"
+NO_SHARED_NIXPKGS = (
+    f"{SHARED_NIXPKGS} is absent (the nixpkgs piece CI keeps beside the checkout: nixpkgs.lib "
+    "plus NixOS's systemd, assertions and greetd modules, never committed here); not run"
+)
+
+
 def nixpkgs_lib() -> Path | None:
-    """The nixpkgs `lib` directory named by DUBNIUM_NIXPKGS_LIB (a snapshot of
-    nix-community/nixpkgs.lib, never committed): the snapshot or its `lib` both work."""
+    """The nixpkgs `lib` directory: DUBNIUM_NIXPKGS_LIB (a snapshot of nix-community/nixpkgs.lib,
+    never committed; the snapshot or its `lib` both work) when set, else ../shared/nixpkgs
+    beside the checkout (CI has it); None when neither holds one."""
     raw = os.environ.get("DUBNIUM_NIXPKGS_LIB", "")
-    if not raw:
-        return None
-    for candidate in (Path(raw), Path(raw) / "lib"):
-        if (candidate / "default.nix").is_file() and (candidate / "modules.nix").is_file():
-            return candidate
+    roots = [Path(raw)] if raw else [SHARED_NIXPKGS]
+    for root in roots:
+        for candidate in (root, root / "lib"):
+            if (candidate / "default.nix").is_file() and (candidate / "modules.nix").is_file():
+                return candidate
     return None

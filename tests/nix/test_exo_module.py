@@ -193,7 +193,7 @@ def test_compute_only_with_dubnium_exo_disabled_is_refused() -> None:
 
 
 def test_warnings_for_what_cannot_exist_on_linux() -> None:
-    """RDMA, a worker-only role, CUDA without a CUDA build and an old exo each warn."""
+    """RDMA, a worker-only role and CUDA without a CUDA build each warn."""
     settings = {
         "mode": "worker",
         "networking": {"rdmaEnabled": True},
@@ -211,11 +211,29 @@ def test_warnings_for_what_cannot_exist_on_linux() -> None:
         "services.exo.package is used as is; nixpkgs' exo and upstream's packages.exo run MLX on "
         "the CPU on Linux. Set hardware.cudaPackage (upstream flake: "
         "packages.x86_64-linux.exo-cuda-13).",
-        "services.exo.package is exo 1.0.67; releases up to 1.0.71 have no "
-        "--zenoh-port/--discovery-port/--namespace and exit with \"unrecognized arguments\". Use "
-        "a newer exo (upstream flake) or set services.exo.networking.portFlags = false.",
     ]
     assert expected == warnings
+
+
+def test_port_flags_default_from_the_package_version() -> None:
+    """Unset, the port flags follow the package: off for nixpkgs' 1.0.67, on after 1.0.71 and
+    for a package without a version (upstream's build of main)."""
+    def has_flags(version: str | None) -> bool:
+        return "--zenoh-port" in exo_lib("args", {}, {"packageVersion": version})
+    assert (False, False, True, True) == (
+        has_flags("1.0.67"), has_flags("1.0.71"), has_flags("1.0.72"), has_flags(None))
+
+
+def test_port_flags_forced_on_an_old_exo_fail_an_assertion() -> None:
+    """portFlags = true with exo 1.0.67 (which rejects the flags) is refused at build time."""
+    checks = exo_lib("checks", {"networking": {"portFlags": True}}, {"packageVersion": "1.0.67"})
+    expected = [
+        "services.exo.networking.portFlags = true, but services.exo.package is exo 1.0.67; "
+        "releases up to 1.0.71 have no --zenoh-port/--discovery-port/--namespace and exit with "
+        "\"unrecognized arguments\". Use a newer exo (upstream flake), or leave portFlags unset "
+        "(null: from the version).",
+    ]
+    assert expected == [a["message"] for a in checks["assertions"] if not a["assertion"]]
 
 
 def test_newer_exo_version_does_not_warn() -> None:

@@ -1,9 +1,9 @@
 """The NixOS module evaluated with the real nixpkgs `lib` (tests/nix/eval-module.nix).
 
-Needs a snapshot of nix-community/nixpkgs.lib that is never committed here: point
-DUBNIUM_NIXPKGS_LIB at the snapshot or its `lib` directory. Without it these tests are
-skipped with that reason (CI has no snapshot) and count as not run — the pure checks in
-test_config_json.py and test_units.py run everywhere.
+Needs a snapshot of nix-community/nixpkgs.lib that is never committed here: DUBNIUM_NIXPKGS_LIB
+(the snapshot or its `lib` directory) when set, else ../shared/nixpkgs beside the checkout (CI
+has it). Without either these tests are skipped with that reason and count as not run — the
+pure checks in test_config_json.py and test_units.py run everywhere.
 """
 
 # The house style asserts `expected == actual` (STYLE.md), which SIM300 calls Yoda.
@@ -28,8 +28,8 @@ EVAL = Path(__file__).with_name("eval-module.nix")
 def lib_dir() -> Path:
     path = nixpkgs_lib()
     if path is None:
-        pytest.skip("DUBNIUM_NIXPKGS_LIB does not name a nixpkgs.lib `lib` directory "
-                    "(a snapshot of nix-community/nixpkgs.lib, never committed here); not run")
+        pytest.skip("no nixpkgs.lib: DUBNIUM_NIXPKGS_LIB is unset or not a snapshot of "
+                    "nix-community/nixpkgs.lib, and ../shared/nixpkgs is absent; not run")
     return path
 
 

@@ -42,7 +42,7 @@ def test_mode_targets_follow_seed_002() -> None:
     assert (["multi-user.target"], ["graphical.target"]) == (desktop["requires"], desktop["wants"])
     assert ["multi-user.target", "graphical.target"] == desktop["after"]
     assert ["graphical.target", "desktop.target"] == compute["conflicts"]
-    assert ["multi-user.target", "network-online.target"] == compute["after"]
+    assert ["multi-user.target"] == compute["after"]
     assert ["multi-user.target"] == compute["requires"]
     assert (True, True) == (
         desktop["unitConfig"]["AllowIsolate"], compute["unitConfig"]["AllowIsolate"])

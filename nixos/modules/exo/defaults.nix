@@ -18,7 +18,8 @@
   networking = {
     discoveryPort = 52413;
     dataPort = 52414;
-    portFlags = true;
+    # null: from the package's version (lib.nix packageHasPortFlags)
+    portFlags = null;
     bondInterface = null;
     bondMembers = [ ];
     bondMode = "802.3ad";

@@ -55,6 +55,14 @@ rec {
   #   networkdEnabled systemd.network.enable
   #   cudaPackageSet  services.exo.hardware.cudaPackage != null
 
+  # Whether exo gets --zenoh-port/--discovery-port/--namespace: networking.portFlags when set,
+  # else whether the package is newer than the last release without them (a package with no
+  # version, e.g. upstream's flake build of main, is taken to have them).
+  packageHasPortFlags = f: f.packageVersion == null
+    || builtins.compareVersions f.packageVersion lastReleaseWithoutPortFlags > 0;
+  portFlags = f:
+    if f.networking.portFlags == null then packageHasPortFlags f else f.networking.portFlags;
+
   # The accelerator the build selects (package variant, device allowances). The preflight
   # checks it again at run time, on the real hardware.
   accelerator = f:
@@ -70,11 +78,11 @@ rec {
     ++ optional (!f.runWorker) "--no-worker"
     ++ optional (!f.downloads) "--no-downloads"
     ++ optional f.offline "--offline"
-    ++ optionals f.networking.portFlags [
+    ++ optionals (portFlags f) [
       "--zenoh-port" (toString f.networking.dataPort)
       "--discovery-port" (toString f.networking.discoveryPort)
     ]
-    ++ optionals (f.networking.portFlags && f.namespace != null) [ "--namespace" f.namespace ]
+    ++ optionals (portFlags f && f.namespace != null) [ "--namespace" f.namespace ]
     ++ f.extraArgs;
 
   modelStore = f:
@@ -161,8 +169,7 @@ rec {
     let
       acc = accelerator f;
       badEnv = builtins.filter (n: !validEnvName n) (builtins.attrNames f.environment);
-      oldPackage = f.packageVersion != null
-        && builtins.compareVersions f.packageVersion lastReleaseWithoutPortFlags <= 0;
+      flags = portFlags f;
     in
     {
       assertions = [
@@ -213,6 +220,14 @@ rec {
           message = "services.exo.networking.bondMembers creates the bond with systemd-networkd: set systemd.network.enable = true (or networking.useNetworkd = true), or leave bondMembers empty and configure the bond yourself.";
         }
         {
+          assertion = !flags || packageHasPortFlags f;
+          message =
+            "services.exo.networking.portFlags = true, but services.exo.package is exo "
+            + "${toString f.packageVersion}; releases up to ${lastReleaseWithoutPortFlags} have no "
+            + "--zenoh-port/--discovery-port/--namespace and exit with \"unrecognized arguments\". "
+            + "Use a newer exo (upstream flake), or leave portFlags unset (null: from the version).";
+        }
+        {
           assertion = badEnv == [ ];
           message = "services.exo.environment: invalid variable name(s) ${concat ", " badEnv}.";
         }
@@ -236,17 +251,12 @@ rec {
             + "services.exo.package is used as is; nixpkgs' exo and upstream's packages.exo run "
             + "MLX on the CPU on Linux. Set hardware.cudaPackage (upstream flake: "
             + "packages.x86_64-linux.exo-cuda-13).")
-        ++ optional (oldPackage && f.networking.portFlags)
-          ("services.exo.package is exo ${f.packageVersion}; releases up to "
-            + "${lastReleaseWithoutPortFlags} have no --zenoh-port/--discovery-port/--namespace "
-            + "and exit with \"unrecognized arguments\". Use a newer exo (upstream flake) or set "
-            + "services.exo.networking.portFlags = false.")
-        ++ optional (!f.networking.portFlags && f.openFirewall)
+        ++ optional (!flags && f.openFirewall)
           ("services.exo.networking.portFlags = false: exo picks its own peer port and discovery "
             + "(libp2p: random TCP port, mDNS), so openFirewall's ports "
             + "${toString f.networking.dataPort}/tcp and ${toString f.networking.discoveryPort}/udp "
             + "may not be the ones it uses.")
-        ++ optional (f.namespace != null && !f.networking.portFlags)
+        ++ optional (f.namespace != null && !flags)
           "services.exo.namespace is ignored when networking.portFlags = false (no --namespace flag).";
     };
 }

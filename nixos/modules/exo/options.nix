@@ -121,12 +121,14 @@ in
         description = "TCP port peers connect to (`--zenoh-port`).";
       };
       portFlags = mkOption {
-        type = types.bool;
+        type = types.nullOr types.bool;
         default = d.networking.portFlags;
         description = ''
           Pass `--zenoh-port`, `--discovery-port` and `--namespace`. They exist in exo after
-          release 1.0.71 (upstream main); set false for older packages, which pick a random
-          peer port and use mDNS (the firewall ports then do not apply).
+          release 1.0.71 (upstream main); older packages (nixpkgs' exo 1.0.67) pick a random
+          peer port and use mDNS (the firewall ports then do not apply). null (default): from
+          the package's version (a package without a version is taken to have them); true
+          with an older package fails an assertion.
         '';
       };
       bondInterface = mkOption {
