@@ -14,12 +14,14 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import click
 import typer
 
+from dubnium import __version__, progress, render
 from dubnium.audit import AuditLog, FileAuditLog
 from dubnium.backend import (
     Backend,
@@ -29,13 +31,16 @@ from dubnium.backend import (
     iso_timestamp,
 )
 from dubnium.codes import ExitCode
-from dubnium.facts import Unavailable
-from dubnium.guards import PHASES, GuardReport, Phase
+from dubnium.doctor import diagnose
+from dubnium.fsutil import atomic_write
+from dubnium.guards import GuardReport
+from dubnium.history import HistoryQuery, QueryError
 from dubnium.modes import Mode
 from dubnium.observe import Observation
 from dubnium.policy import DEFAULT_CONFIG_PATH, ConfigError, Policy, load_policy
-from dubnium.reconcile import Reconciler, Result
+from dubnium.reconcile import Outcome, Reconciler, Reporter, Result
 from dubnium.state import DirectoryStore, LockBusy, RuntimeState
+from dubnium.status import StatusView, metrics_text
 
 SIM_STATE_DIR = Path("~/.local/state/dubnium/sim").expanduser()
 
@@ -43,6 +48,9 @@ app = typer.Typer(
     name="mode",
     help="Switch this workstation between desktop, studio-local and compute, safely.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    # click 8.4+ suggests a verb for a typo itself; typer < 0.25 would add a second one.
+    suggest_commands=not hasattr(click.exceptions, "NoSuchCommand"),
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -122,8 +130,9 @@ class Context:
             return FileAuditLog(self.state_dir / "events.jsonl")
         return FileAuditLog(Path(self.policy.paths.audit_log))
 
-    def reconciler(self) -> Reconciler:
-        return Reconciler(self.backend, self.policy, self.runtime, self.audit, pid=os.getpid())
+    def reconciler(self, reporter: Reporter | None = None) -> Reconciler:
+        return Reconciler(self.backend, self.policy, self.runtime, self.audit, pid=os.getpid(),
+                          reporter=reporter)
 
     def require_root(self, verb: str) -> None:
         if not self.is_sim and os.geteuid() != 0:
@@ -171,12 +180,19 @@ _HANDOFF_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL")
 
 # The backends, by name: the domain never imports one; the CLI loads the one asked for.
 BACKEND_MODULES = {"sim": "simulator.persist", "host": "backends.host"}
+# What the `host` extra of pyproject.toml brings (import names).
+HOST_EXTRA_MODULES = ("pystemd", "pynvml")
 
 
 def _load_backend(name: str, attribute: str) -> Any:
     try:
         module = importlib.import_module(BACKEND_MODULES[name])
     except ImportError as exc:
+        if name == "host" and (exc.name or "").split(".")[0] in HOST_EXTRA_MODULES:
+            raise BackendUnavailable(
+                f"the host backend needs {exc.name}, which is not installed: install the host "
+                "extra (pip install 'dubnium[host]'; on NixOS the mode-tools package has it)"
+            ) from None
         raise BackendUnavailable(f"the {name} backend is not available: {exc}") from None
     return getattr(module, attribute)
 
@@ -192,11 +208,8 @@ def _ctx(tctx: typer.Context) -> Context:
     return obj
 
 
-def _emit(as_json: bool, data: Mapping[str, Any] | list[Any], text: str) -> None:
-    if as_json:
-        typer.echo(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        typer.echo(text)
+def _emit(as_json: bool, data: Mapping[str, Any], text: str) -> None:
+    typer.echo(render.dumps(data) if as_json else text)
 
 
 def _mode(text: str) -> Mode:
@@ -206,7 +219,38 @@ def _mode(text: str) -> Mode:
         raise _Exit(ExitCode.USAGE, str(exc)) from None
 
 
+class ModeChoice(click.Choice):  # type: ignore[type-arg]
+    """MODE: the three modes, listed in help and offered by completion; a typo is one line."""
+
+    name = "mode"
+
+    def __init__(self) -> None:
+        super().__init__([m.value for m in Mode])
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, Mode):
+            return value.value
+        try:
+            return Mode.parse(str(value)).value
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MODE_METAVAR = "{" + "|".join(m.value for m in Mode) + "}"
+ModeArg = Annotated[str, typer.Argument(click_type=ModeChoice(), metavar="MODE",
+                                        help=f"The mode: {MODE_METAVAR}.", show_default=False)]
+OptModeArg = Annotated[str | None, typer.Argument(click_type=ModeChoice(), metavar="[MODE]",
+                                                  help=f"The mode: {MODE_METAVAR}.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No progress lines on stderr (the result only).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mode (dubnium) {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -230,45 +274,17 @@ def _options(
                      help="Policy file (default: /etc/dubnium/config.json; the simulator "
                           "embeds its own)."),
     ] = None,
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Switch this workstation between desktop, studio-local and compute, safely."""
     ctx.obj = Context(backend, state_dir, config)
 
 
-# ----------------------------------------------------------------------- rendering
-
-
-def _observation_text(obs: Observation) -> str:
-    lines = [f"{obs.state.value} (confidence {obs.confidence.value})"]
-    lines += [f"  conflict: {c}" for c in obs.conflicts]
-    missing = obs.evidence.get("unavailable") or {}
-    lines += [f"  unavailable: {k}: {v}" for k, v in missing.items()]
-    return "\n".join(lines)
-
-
-def _result_text(result: Result) -> str:
-    record = result.record
-    lines = [f"{result.outcome.value}: {result.summary}"]
-    for step in record.get("steps", []):
-        mark = "ok " if step["status"] == "ok" else "ERR"
-        lines.append(f"  [{mark}] {step['leg']}: {step['step']} -> {step['detail']}")
-    for verdict in record.get("guards", []):
-        if verdict["status"] != "pass":
-            lines.append(f"  guard {verdict['guard']} ({verdict['severity']}): "
-                         f"{verdict['status']} [{verdict['exit_code']}] {verdict['reason']}")
-    if "final_state" in record:
-        lines.append(f"  observed now: {record['final_state']}")
-    return "\n".join(lines)
-
-
-def _report_text(report: GuardReport, leg: str) -> list[str]:
-    lines = []
-    for v in report.verdicts:
-        phase = PHASES[v.guard]
-        lines.append(f"  {leg} {v.guard.value:30} {v.severity.value:4} {v.status.value:5} "
-                     f"[{v.exit_code:2}] {v.reason}" + (
-                         " (checked after the GUI is gone)" if phase is Phase.POST else ""))
-    return lines
+# ----------------------------------------------------------------------- exit codes
 
 
 def _current_exit(obs: Observation) -> int:
@@ -285,52 +301,71 @@ def _current_exit(obs: Observation) -> int:
 # ----------------------------------------------------------------------- verbs
 
 
+def _transition(ctx: Context, verb: str, as_json: bool, quiet: bool,
+                run: Callable[[Reconciler], Result]) -> NoReturn:
+    """Run one mutating verb with live progress on stderr; print its record; exit its code."""
+    with ctx.mutating(verb):
+        reporter = progress.for_terminal(ctx.backend.clock, quiet=quiet or as_json)
+        with reporter:
+            result = run(ctx.reconciler(reporter))
+    _emit(as_json, render.record_json(result.record),
+          render.record_text(result.record, result.summary))
+    raise _Exit(result.exit_code)
+
+
 @app.command()
 def request(
     tctx: typer.Context,
-    mode: Annotated[str, typer.Argument(help="desktop, studio-local or compute")],
+    mode: ModeArg,
+    dry_run_flag: Annotated[bool, typer.Option(
+        "--dry-run", "-n", help="Print the plan a request would run now; change nothing.")] = False,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Switch to MODE now: guarded, locked, synchronous; success only when observed."""
     ctx = _ctx(tctx)
     target = _mode(mode)
-    with ctx.mutating("request"):
-        result = ctx.reconciler().request(target, by="mode request")
-    _emit(as_json, dict(result.record), _result_text(result))
-    raise _Exit(result.exit_code)
+    if dry_run_flag:
+        _print_plan(ctx, target, as_json)
+        return
+    _transition(ctx, "request", as_json, quiet,
+                lambda rec: rec.request(target, by="mode request"))
 
 
 @app.command()
 def reconcile(
     tctx: typer.Context,
-    target: Annotated[str | None, typer.Option("--target", help="Mode to converge to.")] = None,
+    mode: OptModeArg = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", click_type=ModeChoice(), metavar="MODE",
+        help="The same as MODE (kept for scripts).")] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Converge the host to the desired mode (or --target)."""
+    """Converge the host to MODE, else to the desired mode."""
     ctx = _ctx(tctx)
-    wanted = _mode(target) if target else None
-    with ctx.mutating("reconcile"):
-        result = ctx.reconciler().reconcile(wanted)
-    _emit(as_json, dict(result.record), _result_text(result))
-    raise _Exit(result.exit_code)
+    if mode and target and mode != target:
+        raise _Exit(ExitCode.USAGE, f"MODE {mode!r} and --target {target!r} disagree")
+    chosen = mode or target
+    wanted = _mode(chosen) if chosen else None
+    _transition(ctx, "reconcile", as_json, quiet, lambda rec: rec.reconcile(wanted))
 
 
 @app.command()
-def boot(
-    tctx: typer.Context,as_json: JsonOpt = False) -> None:
+def boot(tctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Boot normalisation: desired becomes the boot default (desktop) and is reconciled."""
-    ctx = _ctx(tctx)
-    with ctx.mutating("boot"):
-        result = ctx.reconciler().boot()
-    _emit(as_json, dict(result.record), _result_text(result))
-    raise _Exit(result.exit_code)
+    _transition(_ctx(tctx), "boot", as_json, quiet, lambda rec: rec.boot())
 
 
 @app.command()
 def current(
     tctx: typer.Context,
-    refresh: Annotated[bool, typer.Option("--refresh",
-                                          help="Also rewrite the recorded current files.")] = False,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh", help="Also rewrite the recorded current files and the metrics textfile "
+                          "(what the observer timer runs).")] = False,
+    textfile: Annotated[Path | None, typer.Option(
+        "--textfile", help="With --refresh: where the node-exporter textfile goes "
+                           "(default: mode.prom in the state directory).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The current state, derived from evidence now (never from desired)."""
@@ -338,219 +373,175 @@ def current(
     if refresh:
         ctx.require_root("current --refresh")
     _, obs = ctx.reconciler().observe()
-    data = obs.to_json(ctx.timestamp())
+    data = render.stamp(obs.to_json(ctx.timestamp()))
     if refresh:
         ctx.runtime.write_current(data)
+        _write_textfile(ctx, obs, textfile or ctx.state_dir / "mode.prom")
     _emit(as_json, data, obs.state.value)
     if not as_json:
-        for line in _observation_text(obs).splitlines()[1:]:
+        for line in render.observation_text(obs).splitlines()[1:]:
             typer.echo(line.strip(), err=True)
     raise _Exit(_current_exit(obs))
 
 
+def _write_textfile(ctx: Context, obs: Observation, path: Path) -> None:
+    view = _status_view(ctx, obs)
+    records = (e.record for e in ctx.audit.entries() if e.record is not None)
+    try:
+        atomic_write(path, metrics_text(view, records).encode())
+    except OSError as exc:
+        raise DubniumError(f"cannot write the metrics textfile {path}: {exc.strerror}") from None
+
+
 @app.command()
-def desired(
-    tctx: typer.Context,as_json: JsonOpt = False) -> None:
+def desired(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The desired mode (intent), as last written by a request."""
     ctx = _ctx(tctx)
     runtime = ctx.runtime
     mode = runtime.read_desired()
     twin = runtime.read_json("desired.json")
-    data = {"desired": mode.value if mode else None, "record": twin}
+    data = render.stamp({"desired": mode.value if mode else None, "record": twin})
     _emit(as_json, data, mode.value if mode else "none (no request since boot)")
+
+
+def _status_view(ctx: Context, obs: Observation | None = None) -> StatusView:
+    runtime = ctx.runtime
+    if obs is None:
+        _, obs = ctx.reconciler().observe()
+    policy = ctx.policy
+    return StatusView(
+        backend=ctx.backend_name, desired=runtime.read_desired(),
+        boot_default=policy.boot_default_mode, observation=obs, timestamp=ctx.timestamp(),
+        last=runtime.last_transition(), lock=runtime.store.lock_held(),
+        placement={"studio": policy.placement.studio, "compute": policy.placement.compute},
+        needs_root=not ctx.is_sim,
+    )
 
 
 @app.command()
 def status(
-    tctx: typer.Context,as_json: JsonOpt = False) -> None:
-    """Desired, current, last transition, blocking guards, capability placement."""
+    tctx: typer.Context,
+    as_json: JsonOpt = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Exit 26 when the observed state is not the desired mode.")] = False,
+    waybar: Annotated[bool, typer.Option(
+        "--waybar", help="One JSON object for a waybar custom module (text, alt, tooltip, "
+                         "class).")] = False,
+) -> None:
+    """Desired, observed, converged or not, the last attempt, placement, the lock."""
     ctx = _ctx(tctx)
-    runtime = ctx.runtime
-    rec = ctx.reconciler()
-    _, obs = rec.observe()
-    want = runtime.read_desired()
-    last = runtime.last_transition()
-    guards = runtime.last_guards()
-    lock = runtime.store.lock_held()
-    policy = ctx.policy
-    data: dict[str, Any] = {
-        "backend": ctx.backend_name,
-        "desired": want.value if want else None,
-        "current": obs.to_json(ctx.timestamp()),
-        "converged": want is not None and obs.state.mode is want,
-        "last_transition": None if last is None else {
-            k: last.get(k) for k in ("requested", "from", "outcome", "exit_code", "summary",
-                                     "started_at", "finished_at", "final_state")
-        },
-        "blocking_guards": (guards or {}).get("blocking", []),
-        "capability_placement": {"studio": policy.placement.studio,
-                                 "compute": policy.placement.compute},
-        "lock": lock,
-    }
-    lines = [
-        f"desired:   {data['desired'] or 'none'}",
-        f"current:   {_observation_text(obs)}",
-    ]
-    if last:
-        lines.append(f"last:      {last.get('outcome')} ({last.get('requested')}, "
-                     f"{last.get('finished_at')}): {last.get('summary')}")
-    if data["blocking_guards"]:
-        lines.append(f"blocking:  {', '.join(data['blocking_guards'])}")
-    lines.append(f"placement: studio {policy.placement.studio}, "
-                 f"compute {policy.placement.compute}")
-    if lock:
-        lines.append(f"lock:      held by pid {lock.get('pid')} (to {lock.get('target')})")
-    _emit(as_json, data, "\n".join(lines))
+    view = _status_view(ctx)
+    if waybar:
+        typer.echo(json.dumps(view.waybar(), sort_keys=True))
+    else:
+        _emit(as_json, view.to_json(), view.text())
+    if check and not view.converged:
+        raise _Exit(ExitCode.DIVERGED)
+
+
+def _print_plan(ctx: Context, target: Mode, as_json: bool) -> None:
+    _, plan, _ = ctx.reconciler().preview(target)
+    _emit(as_json, render.plan_json(plan), "\n".join(render.plan_lines(plan)))
 
 
 @app.command(name="dry-run")
-def dry_run(
-    tctx: typer.Context,mode: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
+def dry_run(tctx: typer.Context, mode: ModeArg, as_json: JsonOpt = False) -> None:
     """Print the plan a request for MODE would run now, without running it."""
-    ctx = _ctx(tctx)
-    target = _mode(mode)
-    obs, plan, _ = ctx.reconciler().preview(target)
-    lines = [f"from {obs.state.value} to {target.value}"]
-    if plan.noop:
-        lines.append("  nothing to do")
-    for leg in plan.legs:
-        lines.append(f"  leg {leg.name}: {leg.source} -> {leg.target.value}")
-        lines += [f"    {i}. {s.describe()}" for i, s in enumerate(leg.steps, 1)]
-    _emit(as_json, plan.to_json(), "\n".join(lines))
+    _print_plan(_ctx(tctx), _mode(mode), as_json)
 
 
 @app.command()
-def explain(
-    tctx: typer.Context,
-    mode: Annotated[str | None, typer.Argument()] = None, as_json: JsonOpt = False
-) -> None:
+def explain(tctx: typer.Context, mode: OptModeArg = None, as_json: JsonOpt = False) -> None:
     """Why the host is in its current state; with MODE, the plan and live guard verdicts."""
     ctx = _ctx(tctx)
     rec = ctx.reconciler()
     if mode is None:
         _, obs = rec.observe()
-        data = obs.to_json(ctx.timestamp())
-        lines = [_observation_text(obs), "signals:"]
+        lines = [render.observation_text(obs), "signals:"]
         lines += [f"  {k}: {v}" for k, v in sorted(obs.signals.items())]
-        _emit(as_json, data, "\n".join(lines))
+        _emit(as_json, render.stamp(obs.to_json(ctx.timestamp())), "\n".join(lines))
         return
     target = _mode(mode)
     obs, plan, reports = rec.preview(target)
-    data = {"current": obs.to_json(ctx.timestamp()), "plan": plan.to_json(),
-            "guards": [r.to_json() for r in reports]}
-    lines = [f"from {obs.state.value} to {target.value}"]
-    if plan.noop:
-        lines.append("  already there: nothing to do")
-    for leg, report in zip(plan.legs, reports, strict=True):
-        lines.append(f"  leg {leg.name}: {leg.source} -> {leg.target.value}")
-        lines += [f"    {i}. {s.describe()}" for i, s in enumerate(leg.steps, 1)]
-        lines += _report_text(report, f"    {leg.name}")
     blocking = [v for r in reports for v in r.blocking]
+    data = render.stamp({
+        "observed_state": obs.state.value, "target": target.value,
+        "current": obs.to_json(ctx.timestamp()), "plan": render.plan_json(plan),
+        "guards": [render.report_json(r) for r in reports],
+        "blocking": [v.guard.value for v in blocking],
+    })
+    lines = render.plan_lines(plan, reports)
     lines.append("would be blocked by: " + ", ".join(v.guard.value for v in blocking)
                  if blocking else "no guard blocks this request now")
     _emit(as_json, data, "\n".join(lines))
 
 
 @app.command()
-def guards(
-    tctx: typer.Context,target: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
-    """Evaluate the guards a request for TARGET would check; exit with the first block."""
+def guards(tctx: typer.Context, mode: ModeArg, as_json: JsonOpt = False) -> None:
+    """Evaluate the guards a request for MODE would check; exit with the first block."""
     ctx = _ctx(tctx)
-    mode = _mode(target)
-    _, plan, reports = ctx.reconciler().preview(mode)
-    merged = GuardReport(mode, tuple(v for r in reports for v in r.verdicts))
-    lines = [f"guards for {mode.value}:"] + (
-        ["  none: already there"] if plan.noop else _report_text(merged, "")
+    target = _mode(mode)
+    _, plan, reports = ctx.reconciler().preview(target)
+    merged = GuardReport(target, tuple(v for r in reports for v in r.verdicts))
+    lines = [f"guards for {target.value}:"] + (
+        ["  none: already there"] if plan.noop else render.report_lines(merged, "")
     )
-    _emit(as_json, merged.to_json(), "\n".join(lines))
+    _emit(as_json, render.report_json(merged), "\n".join(lines))
     raise _Exit(merged.exit_code)
 
 
 @app.command()
 def history(
     tctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 20, as_json: JsonOpt = False
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N attempts.")] = 20,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only attempts finished at or after this time (ISO 8601, UTC; a date "
+                        "alone is midnight).")] = None,
+    outcome: Annotated[list[str] | None, typer.Option(
+        "--outcome", help="Only attempts with this outcome (repeatable): "
+                          + ", ".join(o.value for o in Outcome) + ".")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="JSON Lines: one transition record a line.")] = False,
 ) -> None:
     """The last transition attempts from the audit log (newest last)."""
     ctx = _ctx(tctx)
-    entries = list(ctx.audit.entries())[-limit:]
-    data = [e.record if e.record is not None else {"damaged_line": e.line_no, "raw": e.raw}
-            for e in entries]
-    lines = []
-    for e in entries:
-        r = e.record
-        if r is None:
-            lines.append(f"line {e.line_no}: damaged (kept as written)")
-        else:
-            lines.append(f"{r.get('finished_at', '?')}  {r.get('requested', '?'):12} "
-                         f"{r.get('outcome', '?'):17} {r.get('summary', '')}")
-    _emit(as_json, data, "\n".join(lines) or "no transitions recorded")
+    try:
+        query = HistoryQuery.parse(limit, since, outcome or [], (o.value for o in Outcome))
+    except QueryError as exc:
+        raise _Exit(ExitCode.USAGE, str(exc)) from None
+    entries = query.select(ctx.audit.entries())
+    if as_json:
+        for e in entries:
+            typer.echo(render.json_line(
+                render.record_json(e.record) if e.record is not None else
+                render.stamp({"damaged_line": e.line_no, "raw": e.raw})))
+        return
+    lines = [render.history_line(e.record, e.line_no) for e in entries]
+    typer.echo("\n".join(lines) or "no transitions recorded")
 
 
 @app.command(name="last-transition")
-def last_transition(
-    tctx: typer.Context,as_json: JsonOpt = False) -> None:
+def last_transition(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The record of the last transition attempt."""
     ctx = _ctx(tctx)
     last = ctx.runtime.last_transition()
     if last is None:
-        _emit(as_json, {}, "no transition recorded")
+        _emit(as_json, render.stamp({"record": None}), "no transition recorded")
         return
     text = (f"{last.get('outcome')}: {last.get('summary')}\n"
             f"  requested {last.get('requested')} from {last.get('from')} at "
             f"{last.get('started_at')}, finished {last.get('finished_at')}")
-    _emit(as_json, last, text)
+    _emit(as_json, render.record_json(last), text)
 
 
 @app.command()
-def doctor(
-    tctx: typer.Context,as_json: JsonOpt = False) -> None:
+def doctor(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     """What this backend can observe, what it cannot and why; config and state health."""
     ctx = _ctx(tctx)
-    policy = ctx.policy
-    backend = ctx.backend
-    facts = backend.observe()
-    problems: list[str] = []
-    files: dict[str, str] = {}
-    runtime = ctx.runtime
-    for name in ("desired.json", "current.json", "last-transition.json", "last-guards.json"):
-        try:
-            files[name] = "missing" if runtime.read_json(name) is None else "ok"
-        except StateCorrupt as exc:
-            files[name] = f"corrupt: {exc}"
-            problems.append(str(exc))
-    damaged = [e.line_no for e in ctx.audit.entries() if e.damaged]
-    seen = None if isinstance(facts.gpus, Unavailable) else [g.index for g in facts.gpus]
-    topology = {
-        "configured_present": list(policy.hardware.present_gpus),
-        "display_gpu": policy.hardware.display_gpu,
-        "compute_gpus": list(policy.hardware.compute_gpus),
-        "seen": seen,
-        "matches": seen is not None and sorted(seen) == sorted(policy.hardware.present_gpus),
-    }
-    missing = facts.unavailable()
-    problems += [f"{k} unavailable: {v}" for k, v in missing.items()]
-    if seen is not None and not topology["matches"]:
-        problems.append(f"GPU topology: configured {topology['configured_present']}, seen {seen}")
-    evidence = {k: ("unavailable: " + missing[k]) if k in missing else "ok"
-                for k in ("units", "sessions", "processes", "audio", "gpus", "load",
-                          "memory", "pressure", "slices", "paths")}
-    data = {
-        "backend": dict(backend.describe()),
-        "evidence": evidence,
-        "state_dir": str(ctx.state_dir),
-        "state_files": files,
-        "audit_log": {"damaged_lines": damaged},
-        "gpu_topology": topology,
-        "problems": problems,
-    }
-    lines = [f"backend: {ctx.backend_name}"]
-    lines += [f"  {k}: {v}" for k, v in evidence.items()]
-    lines.append(f"state dir {ctx.state_dir}: " + ", ".join(f"{k} {v}" for k, v in files.items()))
-    lines.append(f"GPU topology: configured {topology['configured_present']}, seen {seen}")
-    lines += [f"problem: {p}" for p in problems] or ["no problems found"]
-    _emit(as_json, data, "\n".join(lines))
-    raise _Exit(ExitCode.EVIDENCE_UNAVAILABLE if missing else ExitCode.OK)
+    report = diagnose(ctx.backend, ctx.policy, ctx.runtime, ctx.audit, ctx.state_dir,
+                      simulated=ctx.is_sim)
+    _emit(as_json, render.stamp(report.data), report.text)
+    raise _Exit(ExitCode.EVIDENCE_UNAVAILABLE if report.missing else ExitCode.OK)
 
 
 # ----------------------------------------------------------------------- entry point
@@ -564,8 +555,19 @@ def _fail(code: int, message: str) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: map every error to one line and its exit code."""
+    if "_MODE_COMPLETE" in os.environ:  # shell completion asks (scripts from dubnium.docgen)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
-        app(args=argv, prog_name="mode")
+        app(args=argv, prog_name="mode", standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help, --version, completion
+        raise SystemExit(exc.exit_code) from None
+    except click.UsageError as exc:  # unknown verb, bad MODE, bad option: one line
+        hint = f" (see: {exc.ctx.command_path} -h)" if exc.ctx is not None else ""
+        _fail(ExitCode.USAGE, exc.format_message() + hint)
+    except click.Abort:  # Ctrl-C at a prompt
+        _fail(ExitCode.ERROR, "aborted")
     except _Exit as exc:
         _fail(exc.code, exc.message)
     except ConfigError as exc:

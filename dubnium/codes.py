@@ -50,3 +50,4 @@ class ExitCode(IntEnum):
     DEGRADED = 23  # converged to degraded-compute (vLLM on the non-display GPUs only)
     NOT_CONVERGED = 24  # `mode current`: transitioning, failed-transition or unknown
     EVIDENCE_UNAVAILABLE = 25  # `mode current`: some evidence could not be read (see why)
+    DIVERGED = 26  # `mode status --check`: the observed state is not the desired mode

@@ -2,7 +2,7 @@
 # repository's pyproject.toml (flake output packages.x86_64-linux.mode-tools; the default
 # of dubnium.package). Includes the host extras: pystemd (systemd/logind over D-Bus) and
 # nvidia-ml-py (NVML).
-{ lib, python3Packages, src ? lib.cleanSource ../.. }:
+{ lib, python3Packages, installShellFiles, src ? lib.cleanSource ../.. }:
 python3Packages.buildPythonApplication {
   pname = "mode-tools";
   version = "0.1.0";
@@ -10,14 +10,30 @@ python3Packages.buildPythonApplication {
   inherit src;
 
   build-system = [ python3Packages.setuptools ];
+  nativeBuildInputs = [ installShellFiles ];
+  # pyproject pins click < 8.4 for pip users (argument help); the CLI itself never prints a
+  # suggestion twice on any click, so nixpkgs' click is accepted as it is.
+  pythonRelaxDeps = [ "click" ];
 
   dependencies = [
     python3Packages.attrs
     python3Packages.typer
+    python3Packages.click
+    python3Packages.rich
     # the `host` extra of pyproject.toml
     python3Packages.pystemd
     python3Packages.nvidia-ml-py
   ];
+
+  # Completions (bash, zsh, fish) and the man page, generated from the CLI (dubnium/docgen.py).
+  postInstall = ''
+    PYTHONPATH=$out/${python3Packages.python.sitePackages}:$PYTHONPATH \
+      ${python3Packages.python.interpreter} -m dubnium.docgen gen
+    installShellCompletion --bash --name mode gen/completions/mode.bash
+    installShellCompletion --zsh --name _mode gen/completions/_mode
+    installShellCompletion --fish --name mode.fish gen/completions/mode.fish
+    installManPage gen/man/mode.1
+  '';
 
   # The test suite needs a namespace-booted systemd and nix-instantiate; CI runs it.
   doCheck = false;

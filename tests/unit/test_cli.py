@@ -83,7 +83,9 @@ def test_history_lists_every_attempt(shell: Shell) -> None:
     """Two requests, two history entries, in order."""
     shell.run("mode", "request", "compute")
     shell.run("mode", "request", "desktop")
-    assert [r["requested"] for r in shell.json("history")] == ["compute", "desktop"]
+    code, out, _ = shell.run("mode", "history", "--json")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert (code, [r["target"] for r in lines]) == (0, ["compute", "desktop"])
 
 
 def test_status_reports_desired_current_and_last(shell: Shell) -> None:
@@ -91,8 +93,8 @@ def test_status_reports_desired_current_and_last(shell: Shell) -> None:
     shell.run("mode-sim", "audio", "start", "music")
     shell.run("mode", "request", "compute")
     data = shell.json("status")
-    assert (data["desired"], data["current"]["observed_state"],
-            data["last_transition"]["outcome"], data["blocking_guards"]) == (
+    assert (data["desired"], data["observed_state"],
+            data["last_transition"]["outcome"], data["last_transition"]["blocking"]) == (
         "desktop", "desktop", "blocked", ["audio_idle"])
 
 

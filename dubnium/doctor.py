@@ -1,0 +1,73 @@
+"""`mode doctor`: what this backend can observe, what it cannot and why; state and log health.
+
+Called by `dubnium.cli`. Reads the backend's facts, the runtime state files and the audit log;
+changes nothing. Returns the JSON-ready data and the text together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dubnium.audit import AuditLog
+from dubnium.backend import Backend, StateCorrupt
+from dubnium.facts import Unavailable
+from dubnium.policy import Policy
+from dubnium.state import RuntimeState
+
+EVIDENCE_GROUPS = ("units", "sessions", "processes", "audio", "gpus", "load", "memory",
+                   "pressure", "slices", "paths")
+STATE_FILES = ("desired.json", "current.json", "last-transition.json", "last-guards.json")
+
+
+@attrs.frozen
+class Diagnosis:
+    data: dict[str, Any]
+    text: str
+    missing: bool  # some evidence could not be read
+
+
+def diagnose(backend: Backend, policy: Policy, runtime: RuntimeState, audit: AuditLog,
+             state_dir: Path, *, simulated: bool) -> Diagnosis:
+    facts = backend.observe()
+    problems: list[str] = []
+    files: dict[str, str] = {}
+    for name in STATE_FILES:
+        try:
+            files[name] = "missing" if runtime.read_json(name) is None else "ok"
+        except StateCorrupt as exc:
+            files[name] = f"corrupt: {exc}"
+            problems.append(str(exc))
+    damaged = [e.line_no for e in audit.entries() if e.damaged]
+    seen = None if isinstance(facts.gpus, Unavailable) else [g.index for g in facts.gpus]
+    topology = {
+        "configured_present": list(policy.hardware.present_gpus),
+        "display_gpu": policy.hardware.display_gpu,
+        "compute_gpus": list(policy.hardware.compute_gpus),
+        "seen": seen,
+        "matches": seen is not None and sorted(seen) == sorted(policy.hardware.present_gpus),
+    }
+    missing = facts.unavailable()
+    problems += [f"{k} unavailable: {v}" for k, v in missing.items()]
+    if seen is not None and not topology["matches"]:
+        problems.append(f"GPU topology: configured {topology['configured_present']}, seen {seen}")
+    evidence = {k: ("unavailable: " + missing[k]) if k in missing else "ok"
+                for k in EVIDENCE_GROUPS}
+    data = {
+        "backend": dict(backend.describe()),
+        "simulated": simulated,
+        "evidence": evidence,
+        "state_dir": str(state_dir),
+        "state_files": files,
+        "audit_log": {"damaged_lines": damaged},
+        "gpu_topology": topology,
+        "problems": problems,
+    }
+    lines = ["backend: " + ("sim (SIMULATOR: a simulated workstation)" if simulated else "host")]
+    lines += [f"  {k}: {v}" for k, v in evidence.items()]
+    lines.append(f"state dir {state_dir}: " + ", ".join(f"{k} {v}" for k, v in files.items()))
+    lines.append(f"GPU topology: configured {topology['configured_present']}, seen {seen}")
+    lines += [f"problem: {p}" for p in problems] or ["no problems found"]
+    return Diagnosis(data, "\n".join(lines), bool(missing))
