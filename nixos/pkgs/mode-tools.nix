@@ -2,7 +2,7 @@
 # repository's pyproject.toml (flake output packages.x86_64-linux.mode-tools; the default
 # of dubnium.package). Includes the host extras: pystemd (systemd/logind over D-Bus) and
 # nvidia-ml-py (NVML).
-{ lib, python3Packages, installShellFiles, src ? lib.cleanSource ../.. }:
+{ lib, python3Packages, src ? lib.cleanSource ../.. }:
 python3Packages.buildPythonApplication {
   pname = "mode-tools";
   version = "0.1.0";
@@ -10,7 +10,6 @@ python3Packages.buildPythonApplication {
   inherit src;
 
   build-system = [ python3Packages.setuptools ];
-  nativeBuildInputs = [ installShellFiles ];
   # pyproject pins click < 8.4 for pip users (argument help); the CLI itself never prints a
   # suggestion twice on any click, so nixpkgs' click is accepted as it is.
   pythonRelaxDeps = [ "click" ];
@@ -29,10 +28,10 @@ python3Packages.buildPythonApplication {
   postInstall = ''
     PYTHONPATH=$out/${python3Packages.python.sitePackages}:$PYTHONPATH \
       ${python3Packages.python.interpreter} -m dubnium.docgen gen
-    installShellCompletion --bash --name mode gen/completions/mode.bash
-    installShellCompletion --zsh --name _mode gen/completions/_mode
-    installShellCompletion --fish --name mode.fish gen/completions/mode.fish
-    installManPage gen/man/mode.1
+    install -Dm644 gen/completions/mode.bash $out/share/bash-completion/completions/mode
+    install -Dm644 gen/completions/_mode $out/share/zsh/site-functions/_mode
+    install -Dm644 gen/completions/mode.fish $out/share/fish/vendor_completions.d/mode.fish
+    install -Dm644 gen/man/mode.1 $out/share/man/man1/mode.1
   '';
 
   # The test suite needs a namespace-booted systemd and nix-instantiate; CI runs it.
