@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,10 @@ def errors(name: str, data: Any) -> list[str]:
 
 
 @pytest.fixture
-def shell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Shell]:
+def shell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Shell:
     sh = Shell(tmp_path / "state", capsys)
     assert sh.run("mode-sim", "create", "--seed", "5", "--gpus", "1")[0] == 0
-    yield sh
+    return sh
 
 
 def out(shell: Shell, *args: str) -> Any:
