@@ -35,6 +35,7 @@ from dubnium.doctor import diagnose
 from dubnium.fsutil import atomic_write
 from dubnium.guards import GuardReport
 from dubnium.history import HistoryQuery, QueryError
+from dubnium.journal_entries import JournalReporter
 from dubnium.modes import Mode
 from dubnium.observe import Observation
 from dubnium.policy import DEFAULT_CONFIG_PATH, ConfigError, Policy, load_policy
@@ -179,7 +180,8 @@ class Context:
 _HANDOFF_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL")
 
 # The backends, by name: the domain never imports one; the CLI loads the one asked for.
-BACKEND_MODULES = {"sim": "simulator.persist", "host": "backends.host"}
+BACKEND_MODULES = {"sim": "simulator.persist", "host": "backends.host",
+                   "journal": "backends.journald"}
 # What the `host` extra of pyproject.toml brings (import names).
 HOST_EXTRA_MODULES = ("pystemd", "pynvml")
 
@@ -305,9 +307,14 @@ def _transition(ctx: Context, verb: str, as_json: bool, quiet: bool,
                 run: Callable[[Reconciler], Result]) -> NoReturn:
     """Run one mutating verb with live progress on stderr; print its record; exit its code."""
     with ctx.mutating(verb):
-        reporter = progress.for_terminal(ctx.backend.clock, quiet=quiet or as_json)
-        with reporter:
-            result = run(ctx.reconciler(reporter))
+        clock = ctx.backend.clock
+        terminal = progress.for_terminal(clock, quiet=quiet or as_json)
+        reporters: list[Reporter] = [terminal]
+        if not ctx.is_sim:  # the host's journal; simulated switches stay out of it
+            sink = _load_backend("journal", "JournalSink")()
+            reporters.append(JournalReporter(sink, clock))
+        with terminal:
+            result = run(ctx.reconciler(progress.Tee(reporters)))
     _emit(as_json, render.record_json(result.record),
           render.record_text(result.record, result.summary))
     raise _Exit(result.exit_code)
