@@ -33,9 +33,25 @@ def processes_named(
 
 
 def graphical_sessions(facts: HostFacts) -> tuple[SessionFact, ...] | Unavailable:
+    """Graphical sessions for every guard, wait and classification.
+
+    A wayland/x11 session that is `closing` still counts while its leader or another process
+    of its session (its compositor) is alive: stopping the display manager puts sessions in
+    `closing` while their compositor still holds the display GPU. When the processes cannot
+    be read, a closing session counts (its end cannot be shown).
+    """
     if isinstance(facts.sessions, Unavailable):
         return facts.sessions
-    return tuple(s for s in facts.sessions if s.graphical)
+    closing = [s for s in facts.sessions if s.type in ("wayland", "x11") and not s.graphical]
+    if not closing:
+        return tuple(s for s in facts.sessions if s.graphical)
+    if isinstance(facts.processes, Unavailable):
+        alive = {s.id for s in closing}
+    else:
+        pids = {p.pid for p in facts.processes}
+        in_session = {p.session_id for p in facts.processes if p.session_id}
+        alive = {s.id for s in closing if s.leader in pids or s.id in in_session}
+    return tuple(s for s in facts.sessions if s.graphical or s.id in alive)
 
 
 def user_jobs(facts: HostFacts, policy: Policy) -> tuple[ProcessFact, ...] | Unavailable:

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from dubnium import contracts as ct
 from dubnium import evidence as ev
 from dubnium.facts import HostFacts, Unavailable, Units
 from dubnium.modes import Confidence, Mode, ObservedState
@@ -37,6 +38,18 @@ class Observation:
     conflicts: tuple[str, ...]
     evidence: Mapping[str, Any]
     observed_at_ns: int
+    # every contract evaluated on the snapshot, and the one the state was judged against
+    contracts: Mapping[Mode, ct.ContractReport] = attrs.field(factory=dict)
+    judged: Mode | None = None
+
+    def contract(self, mode: Mode) -> ct.ContractReport | None:
+        return self.contracts.get(mode)
+
+    @property
+    def missing(self) -> tuple[ct.Term, ...]:
+        """The terms of the judged contract that do not pass."""
+        report = self.contracts.get(self.judged) if self.judged is not None else None
+        return report.missing if report is not None else ()
 
     @property
     def degraded(self) -> bool:
@@ -53,6 +66,10 @@ class Observation:
             "conflicts": list(self.conflicts),
             "timestamp": timestamp,
             "evidence": dict(self.evidence),
+            "judged_against": self.judged.value if self.judged else None,
+            "missing": [t.to_json() for t in self.missing],
+            "contracts": {mode.value: report.to_json()
+                          for mode, report in self.contracts.items()},
         }
 
 
@@ -73,6 +90,8 @@ class _Classifier:
         self.conflicts: list[str] = []
         self.signals: dict[str, bool | None] = {}
         self.evidence: dict[str, Any] = {}
+        self.contracts: Mapping[Mode, ct.ContractReport] = {}
+        self.judged: Mode | None = None
 
     def run(self) -> Observation:
         facts = self.facts
@@ -104,6 +123,8 @@ class _Classifier:
             conflicts=tuple(self.conflicts),
             evidence=self.evidence,
             observed_at_ns=self.facts.observed_at_ns,
+            contracts=self.contracts,
+            judged=self.judged,
         )
 
     def _mixed(self) -> ObservedState:
@@ -155,94 +176,93 @@ class _Classifier:
             else None
         )
 
+        reports = ct.evaluate_all(facts, policy)
+        self.contracts = reports
         desktop_side = bool(s["desktop_target_active"] or s["graphical_target_active"])
         compute_side = bool(s["compute_target_active"])
         if desktop_side and compute_side:
             self.conflicts.append("desktop and compute targets are both active")
             return self._mixed()
         if compute_side:
-            return self._compute(release)
+            self.judged = Mode.COMPUTE
+            return self._compute(reports[Mode.COMPUTE], release)
         if desktop_side:
-            return self._desktop()
+            return self._desktop(reports)
         self.conflicts.append("neither the desktop nor the compute target is active")
         return self._mixed()
 
-    def _compute(self, release: ev.DisplayRelease) -> ObservedState:
-        s, policy = self.signals, self.policy
-        if s["studio_policy_active"] or s["audio_priority_active"]:
-            self.conflicts.append("studio-local overlay active in compute")
-            return self._mixed()
-        if s["graphical_session_active"] is None:
-            self.conflicts.append(
-                "cannot verify the graphical session is gone (sessions unavailable)"
-            )
-            return ObservedState.UNKNOWN
-        if s["graphical_session_active"]:
-            self.conflicts.append("a graphical session is still present")
-            return self._mixed()
-        idle = [u for u in policy.compute_workloads if not units_active(self.facts, u)]
-        vllm_ok = not idle
-        if release.status is ev.ReleaseStatus.UNKNOWN:
-            self.conflicts.append(f"display GPU release cannot be verified: {release.reason}")
-            return ObservedState.UNKNOWN
-        if release.status is ev.ReleaseStatus.RELEASED:
-            if not vllm_ok:
-                self.conflicts.append(f"{', '.join(idle)} not active")
-                return ObservedState.DEGRADED_COMPUTE
-            profile = self.facts.vllm_profile
-            if (
-                policy.vllm.enable
-                and not isinstance(profile, Unavailable)
-                and profile is not None
-                and profile.name == "degraded"
-            ):
-                self.conflicts.append("vLLM runs on the reduced (non-display) GPU profile")
-                return ObservedState.DEGRADED_COMPUTE
-            return ObservedState.COMPUTE
-        # The display GPU is not (fully) released.
-        if s["compute_on_display_gpu"]:
-            self.conflicts.append(
-                f"compute workload on display GPU {release.gpu_index} that is not released "
-                f"({release.reason})"
-            )
-            return self._mixed()
-        if release.status is ev.ReleaseStatus.RESIDUAL and policy.two_gpu:
-            self.conflicts.append(f"display GPU not fully released: {release.reason}")
-            if not vllm_ok:
-                self.conflicts.append(f"{', '.join(idle)} not active")
-            return ObservedState.DEGRADED_COMPUTE
-        self.conflicts.append(f"display GPU still held: {release.reason}")
-        return self._mixed()
+    def _name_missing(self, report: ct.ContractReport, *described: ct.TermId) -> None:
+        for term in report.missing:
+            if term.id in described:
+                continue
+            self.conflicts.append(f"{report.mode.value} term {term.id.value} "
+                                  f"{term.status.value}: {term.detail}")
 
-    def _desktop(self) -> ObservedState:
-        s, policy, facts = self.signals, self.policy, self.facts
-        running = [u for u, on in ((policy.units.vllm, s["vllm_active"]),
-                                   (policy.units.exo, s["exo_active"])) if on]
-        if running:
-            self.conflicts.append(f"{', '.join(running)} active outside compute")
+    def _compute(self, report: ct.ContractReport,
+                 release: ev.DisplayRelease) -> ObservedState:
+        if report.holds:
+            return ObservedState.COMPUTE
+        T, status = ct.TermId, {t.id: t.status for t in report.terms}
+        fail, unreadable = ct.TermStatus.FAIL, ct.TermStatus.UNREADABLE
+        if status[T.OVERLAY_INACTIVE] is fail:
+            self.conflicts.append("studio-local overlay active in compute")
+        if status[T.NO_GRAPHICAL_SESSION] is fail:
+            self.conflicts.append("a graphical session is still present: "
+                                  + report.term(T.NO_GRAPHICAL_SESSION).detail)
+        if status[T.NO_GRAPHICAL_SESSION] is unreadable:
+            self.conflicts.append(
+                "cannot verify the graphical session is gone (sessions unavailable)")
+        if status[T.DISPLAY_GPU_RELEASED] is unreadable:
+            self.conflicts.append(f"display GPU release cannot be verified: {release.reason}")
+        self._name_missing(report, T.NO_GRAPHICAL_SESSION, T.DISPLAY_GPU_RELEASED)
+        mixed = (T.OVERLAY_INACTIVE, T.NO_GRAPHICAL_SESSION, T.NO_COMPOSITOR,
+                 T.DISPLAY_MANAGER_INACTIVE, T.DESKTOP_TARGETS_INACTIVE)
+        if any(status[t] is fail for t in mixed):
             return self._mixed()
-        degraded = False
-        if not s["desktop_target_active"]:
-            self.conflicts.append(f"{policy.units.desktop_target} is not active")
-            degraded = True
-        if not s["graphical_target_active"]:
-            self.conflicts.append(f"{policy.units.graphical_target} is not active")
-            degraded = True
+        if report.unreadable:
+            return ObservedState.UNKNOWN
+        if status[T.DISPLAY_GPU_RELEASED] is fail:
+            if self.signals["compute_on_display_gpu"]:
+                self.conflicts.append(
+                    f"compute workload on display GPU {release.gpu_index} that is not "
+                    f"released ({release.reason})")
+                return self._mixed()
+            if release.status is ev.ReleaseStatus.RESIDUAL and self.policy.two_gpu:
+                return ObservedState.DEGRADED_COMPUTE
+            return self._mixed()
+        # Released (or only a residual within the bound); what is short is the workload.
+        return ObservedState.DEGRADED_COMPUTE
+
+    def _desktop(self, reports: Mapping[Mode, ct.ContractReport]) -> ObservedState:
+        s, T = self.signals, ct.TermId
+        desktop = reports[Mode.DESKTOP]
+        running = desktop.term(T.COMPUTE_WORKLOADS_STOPPED)
+        on_display = desktop.term(T.NO_COMPUTE_ON_DISPLAY_GPU)
+        if running.status is ct.TermStatus.FAIL:
+            active = [u for u, on in ((self.policy.units.vllm, s["vllm_active"]),
+                                      (self.policy.units.exo, s["exo_active"])) if on]
+            self.conflicts.append(f"{', '.join(active) or running.detail} active outside "
+                                  "compute")
+            return self._mixed()
+        if on_display.status is ct.TermStatus.FAIL:
+            self.conflicts.append(on_display.detail)
+            return self._mixed()
         overlay = (s["studio_policy_active"], s["audio_priority_active"])
+        report = reports[Mode.STUDIO_LOCAL] if any(overlay) else desktop
+        self.judged = report.mode
+        if report.holds:
+            return ObservedState.STUDIO_LOCAL if any(overlay) else ObservedState.DESKTOP
         if any(overlay):
-            slices = facts.slice_settings()
-            if isinstance(slices, Unavailable):
-                self.conflicts.append(f"cannot verify studio slice settings: {slices.reason}")
-                return ObservedState.UNKNOWN
-            want = policy.slices[Mode.STUDIO_LOCAL]
-            matches = all(slices.get(name) == value for name, value in want.items())
-            s["studio_slices_applied"] = matches
-            self.evidence["slices"] = {k: v.to_json() for k, v in slices.items()}
+            slices = report.term(T.SLICES_AT_STUDIO_POLICY)
+            s["studio_slices_applied"] = (None if slices.status is ct.TermStatus.UNREADABLE
+                                          else slices.passed)
             if not all(overlay):
                 self.conflicts.append("studio-local overlay only partly active")
-                return ObservedState.DEGRADED_DESKTOP
-            if not matches:
+            elif slices.status is ct.TermStatus.FAIL:
                 self.conflicts.append("studio-local slice settings not in force")
-                return ObservedState.DEGRADED_DESKTOP
-            return ObservedState.DEGRADED_DESKTOP if degraded else ObservedState.STUDIO_LOCAL
-        return ObservedState.DEGRADED_DESKTOP if degraded else ObservedState.DESKTOP
+            if slices.status is ct.TermStatus.UNREADABLE:
+                self.conflicts.append(f"cannot verify studio slice settings: {slices.detail}")
+        self._name_missing(report)
+        if report.unreadable:
+            return ObservedState.UNKNOWN
+        return ObservedState.DEGRADED_DESKTOP

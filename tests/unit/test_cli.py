@@ -122,3 +122,12 @@ def test_mode_current_reports_missing_evidence_with_25(shell: Shell) -> None:
     code, out, err = shell.run("mode", "current")
     assert (code, out.strip()) == (ExitCode.EVIDENCE_UNAVAILABLE, "desktop")
     assert "Host is down" in err
+
+
+def test_current_json_lists_every_contract_term(shell: Shell) -> None:
+    """`mode current --json` shows each contract's terms with pass, fail or unreadable."""
+    data = shell.json("current")
+    terms = {mode: [t["status"] for t in c["terms"]] for mode, c in data["contracts"].items()}
+    assert ({"desktop", "studio-local", "compute"}, "desktop", []) == (
+        set(terms), data["judged_against"], data["missing"])
+    assert (["pass"] * 8) == terms["desktop"]

@@ -44,10 +44,12 @@ def test_healthy_compute_is_compute() -> None:
 
 
 def test_compute_target_with_graphical_session_is_never_compute() -> None:
-    """A session still present while compute.target is up: mixed evidence, not compute."""
+    """A session still present while compute.target is up: mixed evidence, not compute;
+    the conflict names the session and its user."""
     obs = classify(f.compute(sessions=(f.SESSION,)), f.POLICY)
     assert obs.state is ObservedState.UNKNOWN
-    assert "a graphical session is still present" in obs.conflicts
+    assert ("a graphical session is still present: session 2 of owner (wayland, active, "
+            "leader 1200)") in obs.conflicts
 
 
 def test_mixed_evidence_after_a_failed_transition_is_failed_transition() -> None:
