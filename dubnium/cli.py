@@ -39,7 +39,8 @@ from dubnium.journal_entries import JournalReporter
 from dubnium.modes import Mode
 from dubnium.observe import Observation
 from dubnium.policy import DEFAULT_CONFIG_PATH, ConfigError, Policy, load_policy
-from dubnium.reconcile import Outcome, Reconciler, Reporter, Result
+from dubnium.reconcile import Outcome, Reconciler, Reporter, Result, read_record
+from dubnium.records import AttemptRecord, to_json
 from dubnium.state import DirectoryStore, LockBusy, RuntimeState
 from dubnium.status import StatusView, metrics_text
 
@@ -315,7 +316,7 @@ def _transition(ctx: Context, verb: str, as_json: bool, quiet: bool,
             reporters.append(JournalReporter(sink, clock))
         with terminal:
             result = run(ctx.reconciler(progress.Tee(reporters)))
-    _emit(as_json, render.record_json(result.record),
+    _emit(as_json, render.record_json(to_json(result.record)),
           render.record_text(result.record, result.summary))
     raise _Exit(result.exit_code)
 
@@ -535,10 +536,10 @@ def last_transition(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     if last is None:
         _emit(as_json, render.stamp({"record": None}), "no transition recorded")
         return
-    text = (f"{last.get('outcome')}: {last.get('summary')}\n"
-            f"  requested {last.get('requested')} from {last.get('from')} at "
-            f"{last.get('started_at')}, finished {last.get('finished_at')}")
-    _emit(as_json, render.record_json(last), text)
+    record = read_record(last)
+    if not isinstance(record, AttemptRecord):
+        raise StateCorrupt("last-transition.json is not a transition record")
+    _emit(as_json, render.record_json(last), render.last_transition_text(record))
 
 
 @app.command()

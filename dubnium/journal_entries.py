@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from dubnium import plan as p
 from dubnium.backend import Clock
 from dubnium.modes import Mode
 from dubnium.reconcile import Reporter
+from dubnium.records import AttemptRecord, Record
 
 IDENTIFIER = "mode"
 
@@ -93,20 +94,21 @@ class JournalReporter(Reporter):
             LEG=leg, STEP=type(step).__name__, STEP_STATUS=status,
             ELAPSED_S=f"{elapsed:.3f}", BOUND_S=getattr(step, "bound_s", None)))
 
-    def attempt_finished(self, record: Mapping[str, Any]) -> None:
-        attempt = record.get("attempt") or self.attempt
-        outcome = str(record.get("outcome"))
-        common = {"ATTEMPT": attempt, "MODE_FROM": record.get("from"),
-                  "MODE_TO": record.get("requested"), "OUTCOME": outcome,
-                  "EXIT_CODE": record.get("exit_code")}
-        for verdict in record.get("guards") or []:
-            if verdict.get("guard") in (record.get("blocking") or []):
+    def attempt_finished(self, record: Record) -> None:
+        attempt = record.attempt or self.attempt
+        outcome = record.outcome.value
+        typed = record if isinstance(record, AttemptRecord) else None
+        common = {"ATTEMPT": attempt, "MODE_FROM": typed.from_state if typed else None,
+                  "MODE_TO": typed.requested.value if typed else record.requested,
+                  "OUTCOME": outcome, "EXIT_CODE": record.exit_code}
+        for verdict in typed.guards if typed else ():
+            if typed is not None and verdict.guard.value in typed.blocking:
                 self.sink.send(_fields(
-                    MessageId.GUARD_BLOCKED, f"blocked by {verdict['guard']}: "
-                    f"{verdict.get('reason')}", WARNING, GUARD=verdict["guard"], **common))
-        self.sink.send(_fields(MessageId.ATTEMPT_FINISHED, f"{outcome}: {record.get('summary')}",
+                    MessageId.GUARD_BLOCKED, f"blocked by {verdict.guard.value}: "
+                    f"{verdict.reason}", WARNING, GUARD=verdict.guard.value, **common))
+        self.sink.send(_fields(MessageId.ATTEMPT_FINISHED, f"{outcome}: {record.summary}",
                                _OUTCOME_PRIORITY.get(outcome, NOTICE), **common))
-        self.sink.status(f"{outcome}: {record.get('summary')}")
+        self.sink.status(f"{outcome}: {record.summary}")
 
     def notification(self, summary: str, delivered: bool, detail: str) -> None:
         """A desktop notification's delivery, as its own entry."""

@@ -20,6 +20,7 @@ from dubnium import plan as p
 from dubnium.backend import Clock
 from dubnium.modes import Mode
 from dubnium.reconcile import Reporter
+from dubnium.records import Record
 
 # Shown before the step that ends the graphical session: the terminal may go with it.
 FOLLOW_HINT = ("this terminal may close with the graphical session; follow the switch with "
@@ -53,7 +54,7 @@ class Tee(Reporter):
         for r in self.reporters:
             r.step_finished(leg, step, status, detail)
 
-    def attempt_finished(self, record: Mapping[str, Any]) -> None:
+    def attempt_finished(self, record: Record) -> None:
         for r in self.reporters:
             r.attempt_finished(record)
 
@@ -126,9 +127,9 @@ class LineProgress(Reporter):
                   "green" if status == "ok" else "bold red")
         self._current = ""
 
-    def attempt_finished(self, record: Mapping[str, Any]) -> None:
+    def attempt_finished(self, record: Record) -> None:
         took = self.clock.monotonic_ns() - self._attempt_t0 if self._attempt_t0 else 0
-        self._say(f"{record.get('outcome')} after {_seconds(took)}: {record.get('summary')}",
+        self._say(f"{record.outcome.value} after {_seconds(took)}: {record.summary}",
                   "bold")
 
     def live_text(self) -> str:

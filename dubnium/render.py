@@ -18,9 +18,16 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dubnium.guards import PHASES, GuardReport, Phase
+from dubnium.guards import PHASES, GuardReport, Phase, Status
 from dubnium.observe import Observation
 from dubnium.plan import Plan
+from dubnium.records import (
+    AbandonedRecord,
+    AttemptRecord,
+    RecordUnreadable,
+    StepStatus,
+    from_json,
+)
 
 JSON_SCHEMA_VERSION = 1
 
@@ -80,18 +87,25 @@ def observation_text(obs: Observation) -> str:
     return "\n".join(lines)
 
 
-def record_text(record: Mapping[str, Any], summary: str) -> str:
-    lines = [f"{record.get('outcome')}: {summary}"]
-    for step in record.get("steps", []):
-        mark = "ok " if step["status"] == "ok" else "ERR"
-        lines.append(f"  [{mark}] {step['leg']}: {step['step']} -> {step['detail']}")
-    for verdict in record.get("guards", []):
-        if verdict["status"] != "pass":
-            lines.append(f"  guard {verdict['guard']} ({verdict['severity']}): "
-                         f"{verdict['status']} [{verdict['exit_code']}] {verdict['reason']}")
-    if "final_state" in record:
-        lines.append(f"  observed now: {record['final_state']}")
+def record_text(record: AttemptRecord, summary: str) -> str:
+    lines = [f"{record.outcome.value}: {summary}"]
+    for step in record.steps:
+        mark = "ok " if step.status is StepStatus.OK else "ERR"
+        leg = step.leg + (" (rollback)" if step.rollback else "")
+        lines.append(f"  [{mark}] {leg}: {step.step} -> {step.detail}")
+    for verdict in record.guards:
+        if verdict.status is not Status.PASS:
+            lines.append(f"  guard {verdict.guard.value} ({verdict.severity.value}): "
+                         f"{verdict.status.value} [{verdict.exit_code}] {verdict.reason}")
+    if record.final_state is not None:
+        lines.append(f"  observed now: {record.final_state}")
     return "\n".join(lines)
+
+
+def last_transition_text(record: AttemptRecord) -> str:
+    return (f"{record.outcome.value}: {record.summary}\n"
+            f"  requested {record.requested.value} from {record.from_state} at "
+            f"{record.started_at}, finished {record.finished_at}")
 
 
 def report_lines(report: GuardReport, leg: str) -> list[str]:
@@ -117,11 +131,18 @@ def plan_lines(plan: Plan, reports: Iterable[GuardReport] | None = None) -> list
     return lines
 
 
-def history_line(record: Mapping[str, Any] | None, line_no: int) -> str:
-    if record is None:
+def history_line(data: Mapping[str, Any] | None, line_no: int) -> str:
+    """One audit line as text: its record (any record version), or why it is not one."""
+    if data is None:
         return f"line {line_no}: damaged (kept as written)"
-    return (f"{record.get('finished_at', '?')}  {record.get('requested') or '?':12} "
-            f"{record.get('outcome', '?'):17} {record.get('summary', '')}")
+    try:
+        record = from_json(data)
+    except RecordUnreadable:
+        return f"line {line_no}: not a transition record this version can read"
+    requested = (record.requested if isinstance(record, AbandonedRecord)
+                 else record.requested.value)
+    return (f"{record.finished_at or '?'}  {requested or '?':12} "
+            f"{record.outcome.value:17} {record.summary}")
 
 
 def lock_text(lock: Mapping[str, Any]) -> str:

@@ -34,6 +34,7 @@ import attrs
 from dubnium import plan as p
 from dubnium.modes import Mode
 from dubnium.reconcile import Reporter
+from dubnium.records import Record, to_json
 from simulator.faults import (
     ControllerKilled,
     FaultKind,
@@ -169,10 +170,11 @@ class Hooks(Recorder, Reporter):
             self.trace.write({"t": self.checker.world.now_ns, "leg": leg, "status": status,
                               "detail": detail})
 
-    def attempt_finished(self, record: Mapping[str, Any]) -> None:
-        self.checker.attempt_finished(record)
+    def attempt_finished(self, record: Record) -> None:
+        data = to_json(record)
+        self.checker.attempt_finished(data)
         if self.trace is not None:
-            self.trace.write({"t": self.checker.world.now_ns, "record": dict(record)})
+            self.trace.write({"t": self.checker.world.now_ns, "record": data})
 
 
 @attrs.frozen
@@ -331,9 +333,9 @@ class Run:
             if self.store.lock_held() is not None or "lock" in self.store.files:
                 checker.fail("lock released after heal", f"after {mode.value}", LIVENESS)
             if mode is Mode.DESKTOP and outcome not in ("converged", "already-converged"):
-                record = station.records()[-1] if station.records() else {}
+                records = station.records()
                 checker.fail("desktop reachable after heal",
-                             f"{outcome}: {record.get('summary', '')}", LIVENESS)
+                             f"{outcome}: {records[-1].summary if records else ''}", LIVENESS)
         checker.check_audit(final=True)
 
 

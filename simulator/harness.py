@@ -8,9 +8,6 @@ that thousands of transitions a second are possible; their bytes are the same as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import attrs
 
 from dubnium.audit import MemoryAuditLog
@@ -18,6 +15,7 @@ from dubnium.modes import Mode
 from dubnium.observe import Observation
 from dubnium.policy import Policy
 from dubnium.reconcile import Reconciler, Reporter, Result
+from dubnium.records import Record, from_json
 from dubnium.state import MemoryStore, RuntimeState
 from simulator.world import World
 
@@ -56,5 +54,6 @@ class Station:
     def observe(self) -> Observation:
         return self.controller().observe()[1]
 
-    def records(self) -> list[Mapping[str, Any]]:
-        return [e.record for e in self.audit.entries() if e.record is not None]
+    def records(self) -> list[Record]:
+        """The audit log's records, typed (lines that are not records are left out)."""
+        return [from_json(e.record) for e in self.audit.entries() if e.record is not None]

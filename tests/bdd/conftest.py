@@ -85,7 +85,7 @@ def workstation(scene: Scene, gpus: str) -> None:
 def switched(scene: Scene, mode: str) -> None:
     result = scene.st.request(Mode(mode))
     scene.requests += 1
-    assert result.record["outcome"] == "converged", result.summary
+    assert result.record.outcome == "converged", result.summary
 
 
 @when(parsers.parse("the owner requests {mode}"))
@@ -98,7 +98,7 @@ def owner_requests(scene: Scene, mode: str) -> None:
 
 @then(parsers.parse('the request ends "{outcome}" with exit code {code:d}'))
 def request_ends(scene: Scene, outcome: str, code: int) -> None:
-    assert (scene.res.record["outcome"], scene.res.exit_code) == (outcome, code), \
+    assert (scene.res.record.outcome.value, scene.res.exit_code) == (outcome, code), \
         scene.res.summary
 
 
@@ -194,7 +194,7 @@ def vllm_stopped(scene: Scene) -> None:
 
 @then("the owner was warned before the desktop ended")
 def warned(scene: Scene) -> None:
-    steps = [s["step"] for s in scene.res.record["steps"]]
+    steps = [s.step for s in scene.res.record.steps]
     notify = next(i for i, s in enumerate(steps) if s.startswith("notify"))
     terminate = next(i for i, s in enumerate(steps) if s.startswith("terminate"))
     assert notify < terminate
@@ -203,13 +203,13 @@ def warned(scene: Scene) -> None:
 
 @then(parsers.parse('the transition ran the legs "{legs}"'))
 def ran_legs(scene: Scene, legs: str) -> None:
-    ran = [leg["leg"] for leg in scene.res.record["plan"]["legs"]]
+    ran = [leg["leg"] for leg in (scene.res.record.plan or {})["legs"]]
     assert ran == [x.strip() for x in legs.split(",")]
 
 
 @then("the transition ran no steps")
 def no_steps(scene: Scene) -> None:
-    assert scene.res.record["steps"] == []
+    assert scene.res.record.steps == ()
 
 
 @then("every request so far has exactly one audit record")
@@ -302,7 +302,7 @@ def soft_guard(scene: Scene, guard: str) -> None:
 
 @then(parsers.parse('the blocking guard is "{guard}"'))
 def blocking_guard(scene: Scene, guard: str) -> None:
-    assert scene.res.record["blocking"][:1] == [guard]
+    assert scene.res.record.blocking[:1] == (guard,)
 
 
 @then(parsers.parse('the reason mentions "{text}"'))
@@ -313,13 +313,12 @@ def reason_mentions(scene: Scene, text: str) -> None:
 @then("the audit log records the block")
 def audit_block(scene: Scene) -> None:
     last = scene.st.records()[-1]
-    assert (last["outcome"], last["exit_code"]) == ("blocked", scene.res.exit_code)
+    assert (last.outcome.value, last.exit_code) == ("blocked", scene.res.exit_code)
 
 
 @then(parsers.parse('the record warns about "{guard}"'))
 def record_warns(scene: Scene, guard: str) -> None:
-    warned = [v["guard"] for v in scene.res.record["guards"]
-              if v["status"] == "block" and v["severity"] == "soft"]
+    warned = [v.guard.value for v in scene.res.record.guards if v.warns]
     assert guard in warned
 
 
@@ -371,7 +370,7 @@ def vllm_needs(scene: Scene, mib: int) -> None:
 
 @then("the record says the display GPU was not released")
 def record_not_released(scene: Scene) -> None:
-    assert "display GPU not released" in scene.res.record["failure"]
+    assert "display GPU not released" in (scene.res.record.failure or "")
 
 
 @then(parsers.parse('at no point was the observed state "{state}"'))
@@ -423,12 +422,12 @@ def lock_abandoned(scene: Scene) -> None:
 @then(parsers.parse('the audit log has a "{outcome}" record'))
 @then(parsers.parse('the audit log has an "{outcome}" record'))
 def audit_has(scene: Scene, outcome: str) -> None:
-    assert outcome in [r["outcome"] for r in scene.st.records()]
+    assert outcome in [r.outcome.value for r in scene.st.records()]
 
 
 @then("the record says the lock was recovered")
 def lock_recovered(scene: Scene) -> None:
-    assert scene.res.record["lock_recovered"]["attempt"] == "dead-1"
+    assert (scene.res.record.lock_recovered or {}).get("attempt") == "dead-1"
 
 
 @given(parsers.parse("someone set the {name} slice CPU weight to {weight:d}"))
@@ -657,7 +656,7 @@ def stop_job_hangs(scene: Scene, unit: str) -> None:
 
 @then(parsers.parse('the record notes "{text}"'))
 def record_notes(scene: Scene, text: str) -> None:
-    notes = scene.res.record["notes"]
+    notes = scene.res.record.notes
     assert any(text in note for note in notes), notes
 
 

@@ -15,6 +15,7 @@ import pytest
 from dubnium import plan as p
 from dubnium.facts import SliceSettings, VllmProfile
 from dubnium.modes import Mode
+from dubnium.records import to_json
 from simulator.campaign import (
     CampaignExit,
     CampaignResult,
@@ -105,7 +106,7 @@ def test_two_records_for_one_attempt_are_a_violation() -> None:
     """An attempt with two audit records breaks 'one audit record per attempt'."""
     run = _run()
     run.request(Mode.STUDIO_LOCAL)
-    run.station.audit.append(dict(run.station.records()[-1]))
+    run.station.audit.append(to_json(run.station.records()[-1]))
     run.checker.check_now()
     assert ["one audit record per attempt"] == _rules(run)
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from dubnium.records import AttemptRecord
 from simulator.campaign import EXPLICIT, Run
 from simulator.faults import (
     Fault,
@@ -115,9 +116,11 @@ def test_a_killed_controller_leaves_a_recovered_lock_and_an_abandoned_record() -
     ops, _ = CASES[FaultKind.CONTROLLER_KILLED]
     run = Run(FaultPlan(7, 2, (FaultKind.CONTROLLER_KILLED,), tuple(ops)))
     run.run()
-    outcomes = [r["outcome"] for r in run.station.records()]
+    outcomes = [r.outcome.value for r in run.station.records()]
     assert ["abandoned", "converged", "converged"] == outcomes
-    assert "lock_recovered" in run.station.records()[1]
+    second = run.station.records()[1]
+    assert (True, True) == (isinstance(second, AttemptRecord),
+                            getattr(second, "lock_recovered", None) is not None)
 
 
 def test_a_plan_round_trips_through_json() -> None:

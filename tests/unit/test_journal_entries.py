@@ -24,7 +24,7 @@ def test_a_converged_switch_logs_attempt_and_every_step() -> None:
     assert {k: last[k] for k in ("MODE_FROM", "MODE_TO", "OUTCOME", "EXIT_CODE", "ATTEMPT",
                                  "SYSLOG_IDENTIFIER")} == {
         "MODE_FROM": "desktop", "MODE_TO": "compute", "OUTCOME": "converged", "EXIT_CODE": "0",
-        "ATTEMPT": result.record["attempt"], "SYSLOG_IDENTIFIER": "mode"}
+        "ATTEMPT": result.record.attempt, "SYSLOG_IDENTIFIER": "mode"}
     steps = [e["STEP"] for e in sink.entries if e["MESSAGE_ID"] == MessageId.STEP_FINISHED]
     assert steps[0] == "CheckGuards"
     assert sink.statuses[-1] == f"converged: {result.summary}"

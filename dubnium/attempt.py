@@ -1,0 +1,226 @@
+"""One transition attempt's lifecycle and decision, run while the reconciler holds the lock.
+
+Called by `Reconciler.request`. It writes desired, classifies the start, plans, runs each
+leg's steps through the step executor, re-observes, and decides the outcome: already,
+converged, degraded, blocked, or a rollback to the prior safe mode that ends rolled-back or
+failed-transition. It writes `current` and `last-guards.json` and returns the typed record;
+the reconciler writes the record itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from dubnium import plan as p
+from dubnium.backend import Backend, StateCorrupt, iso_timestamp
+from dubnium.codes import ExitCode
+from dubnium.executor import Blocked, StepContext, StepDone, StepExecutor, StepFailed
+from dubnium.facts import HostFacts
+from dubnium.guards import GuardReport, Verdict, evaluate
+from dubnium.modes import Mode, ObservedState
+from dubnium.observe import Markers, Observation, classify
+from dubnium.policy import Policy
+from dubnium.records import (
+    AttemptRecord,
+    AttemptStart,
+    Outcome,
+    Rollback,
+    StepEntry,
+    StepStatus,
+)
+from dubnium.state import RuntimeState
+
+
+class StepHooks:
+    """Called around each step (the reconciler's reporter implements these)."""
+
+    def step_started(self, leg: str, step: p.Step) -> None:
+        """Called before each step runs."""
+
+    def step_finished(self, leg: str, step: p.Step, status: str, detail: str) -> None:
+        """Called after each step, with its status."""
+
+
+class Attempt:
+    """Runs one plan and its rollback; collects the step log and guard verdicts."""
+
+    def __init__(self, *, backend: Backend, policy: Policy, state: RuntimeState,
+                 start: AttemptStart, last_failed: bool, hooks: StepHooks) -> None:
+        self.backend = backend
+        self.policy = policy
+        self.state = state
+        self.start = start
+        self.last_failed = last_failed
+        self.hooks = hooks
+        self.clock = backend.clock
+        self.executor = StepExecutor(backend, policy, state, self.now)
+        self.target = start.requested
+        # what the attempt has learned so far
+        self.ctx = StepContext(target=self.target, leg_target=self.target)
+        self.steps: list[StepEntry] = []
+        self.verdicts: list[Verdict] = []
+        self.notes: list[str] = []
+        self.changed = False
+        self.final: Observation | None = None
+
+    def now(self) -> str:
+        return iso_timestamp(self.clock.wall_ns())
+
+    # ------------------------------------------------------------- the attempt
+
+    def run(self, facts: HostFacts) -> AttemptRecord:
+        previous_desired: Mode | None
+        try:
+            previous_desired = self.state.read_desired()
+        except StateCorrupt as exc:
+            previous_desired = None
+            self.notes.append(f"replaced a corrupt desired file ({exc})")
+        self.state.write_desired(self.target, self.now(), self.start.by)
+
+        start = classify(facts, self.policy, Markers(last_transition_failed=self.last_failed))
+        prior = start.state.mode or Mode.DESKTOP
+        plan = p.plan(start.state, self.target, self.policy)
+        head: dict[str, Any] = {
+            "from_state": start.state.value,
+            "prior_safe": prior,
+            "desired_before": previous_desired,
+            "plan": plan.to_json(),
+        }
+        try:
+            if plan.noop:
+                self.final = start
+                return self._close(head, Outcome.ALREADY, ExitCode.OK,
+                                   f"already {self.target.value}")
+            self._preflight(plan, facts)
+            for leg in plan.legs:
+                self._run_leg(leg)
+            final = self._observe_final()
+            if final.state.mode is self.target:
+                return self._close(head, Outcome.CONVERGED, ExitCode.OK,
+                                   f"{start.state.value} -> {self.target.value}: converged")
+            if self.ctx.degraded and final.state is ObservedState.DEGRADED_COMPUTE:
+                return self._close(
+                    head, Outcome.DEGRADED, ExitCode.DEGRADED,
+                    "degraded-compute: vLLM on the non-display GPU(s); display GPU residual "
+                    "stays under the policy bound",
+                )
+            raise StepFailed(f"re-observation found {final.state.value}, not "
+                             f"{self.target.value}: {'; '.join(final.conflicts)}")
+        except Blocked as blocked:
+            first = blocked.report.blocking[0]
+            reason = "; ".join(f"{v.guard.value}: {v.reason}" for v in blocked.report.blocking)
+            if not self.changed:
+                self._reset_desired(prior)
+                self.final = classify(self.backend.observe(), self.policy)
+                return self._close(head, Outcome.BLOCKED, first.exit_code,
+                                   f"blocked by {reason}",
+                                   blocking=tuple(v.guard.value
+                                                  for v in blocked.report.blocking))
+            return self._rollback(head, prior, f"blocked midway by {reason}")
+        except StepFailed as failed:
+            return self._rollback(head, prior, str(failed))
+
+    def _reset_desired(self, prior: Mode) -> None:
+        """A refused or undone request leaves desired at the safe mode the host is in."""
+        self.state.write_desired(prior, self.now(), "rollback of desired")
+
+    def _rollback(self, head: dict[str, Any], prior: Mode, reason: str) -> AttemptRecord:
+        self.notes.append(f"failure: {reason}")
+        now_state = classify(self.backend.observe(), self.policy).state
+        if prior is Mode.COMPUTE:
+            legs = p.plan(now_state, Mode.COMPUTE, self.policy, guarded=False).legs
+        else:
+            legs = p.plan(ObservedState.UNKNOWN, prior, self.policy, guarded=False).legs
+        self.ctx = attrs.evolve(self.ctx, placement=None, degraded=False)
+        rollback_error = None
+        try:
+            for leg in legs:
+                self._run_leg(leg, rollback=True)
+        except (StepFailed, Blocked) as exc:
+            rollback_error = str(exc)
+        final = self._observe_final()
+        self._reset_desired(prior)
+        head = {**head, "failure": reason,
+                "rollback": Rollback(prior, tuple(leg.name for leg in legs), rollback_error)}
+        if final.state.mode is prior and rollback_error is None:
+            return self._close(head, Outcome.ROLLED_BACK, ExitCode.ROLLED_BACK,
+                               f"{self.target.value} failed ({reason}); restored {prior.value}")
+        return self._close(
+            head, Outcome.FAILED, ExitCode.FAILED_TRANSITION,
+            f"{self.target.value} failed ({reason}); could not restore {prior.value}: "
+            f"observed {final.state.value}",
+        )
+
+    def _observe_final(self) -> Observation:
+        self.final = classify(self.backend.observe(), self.policy)
+        return self.final
+
+    def _close(self, head: dict[str, Any], outcome: Outcome, code: int, summary: str,
+               blocking: tuple[str, ...] = ()) -> AttemptRecord:
+        final = self.final
+        now = self.now()
+        placement = self.ctx.placement
+        final_state = None
+        if final is not None:
+            observation = final.to_json(now)
+            final_state = str(observation["observed_state"])
+            self.state.write_current(observation)
+        report = GuardReport(self.target, tuple(self.verdicts))
+        self.state.write_last_guards({**report.to_json(), "attempt": self.start.attempt,
+                                      "evaluated_at": now})
+        return AttemptRecord.begun(
+            self.start, outcome=outcome, exit_code=int(code), summary=summary,
+            finished_at=now, blocking=blocking, steps=tuple(self.steps),
+            guards=tuple(self.verdicts),
+            vllm_profile=placement.vllm if placement else None,
+            exo_profile=placement.exo if placement else None,
+            notes=tuple(self.notes), final_state=final_state, **head,
+        )
+
+    # ------------------------------------------------------------- the steps
+
+    def _preflight(self, plan: p.Plan, facts: HostFacts) -> None:
+        """All legs' guards on the starting facts: never leave studio just to be blocked."""
+        for leg in plan.legs:
+            report = evaluate(leg.guards, facts, self.policy, leg.target)
+            self.verdicts.extend(report.verdicts)
+            if report.blocking:
+                raise Blocked(report)
+        self.verdicts.clear()
+
+    def _run_leg(self, leg: p.Leg, rollback: bool = False) -> None:
+        self.ctx = attrs.evolve(self.ctx, leg_target=leg.target)
+        for step in leg.steps:
+            self.hooks.step_started(leg.name, step)
+            at = self.now()
+            t0 = self.clock.monotonic_ns()
+            try:
+                done = self.executor.run(step, self.ctx)
+            except StepFailed as failed:
+                self.changed = self.changed or failed.changed
+                self.verdicts.extend(failed.verdicts)
+                self._log(leg, step, StepStatus.FAILED, str(failed), at, t0, rollback)
+                raise
+            except Blocked as blocked:
+                self.verdicts.extend(blocked.report.verdicts)
+                self._log(leg, step, StepStatus.FAILED, str(blocked), at, t0, rollback)
+                raise
+            self._learn(done)
+            self._log(leg, step, StepStatus.OK, done.detail, at, t0, rollback)
+
+    def _learn(self, done: StepDone) -> None:
+        self.changed = self.changed or done.changed
+        self.verdicts.extend(done.verdicts)
+        self.notes.extend(done.notes)
+        if done.placement is not None:
+            self.ctx = attrs.evolve(self.ctx, placement=done.placement, degraded=done.degraded)
+
+    def _log(self, leg: p.Leg, step: p.Step, status: StepStatus, detail: str, at: str,
+             t0: int, rollback: bool) -> None:
+        self.steps.append(StepEntry(
+            leg=leg.name, step=step.describe(), status=status, detail=detail, at=at,
+            elapsed_s=round((self.clock.monotonic_ns() - t0) / 1e9, 3), rollback=rollback,
+        ))
+        self.hooks.step_finished(leg.name, step, status.value, detail)

@@ -1,0 +1,332 @@
+"""The step executor: runs one plan step against the backend, every wait bounded.
+
+Called by the attempt (`dubnium.attempt`) for each step of each leg, forward and in
+rollback. A step either returns a frozen `StepDone` (its detail and what it learned: guard
+verdicts, a GPU placement, notes) or raises `StepFailed` / `Blocked`. Backend actions are
+retried a bounded number of times on temporary errors; waits poll the backend until their
+predicate holds, a failure predicate holds, or the bound passes. The executor keeps no state
+between steps: what earlier steps decided comes in as a `StepContext`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from dubnium import evidence as ev
+from dubnium import plan as p
+from dubnium.backend import Backend, BackendError, Clock, StateCorrupt
+from dubnium.codes import GuardId
+from dubnium.facts import ActiveState, HostFacts, SliceSettings, Unavailable
+from dubnium.gpu_placement import GpuPlacement, place
+from dubnium.guards import GUARDS, GuardReport, Status, Verdict, evaluate
+from dubnium.modes import Mode, ObservedState
+from dubnium.observe import classify
+from dubnium.policy import Policy
+from dubnium.predicates import has_graphical, unit_active, unit_failed, unit_stopped
+from dubnium.state import RuntimeState
+
+ACTION_TRIES = 3
+
+
+class StepFailed(Exception):
+    """A step did not reach its goal within its bound; `changed`: it touched the host."""
+
+    def __init__(self, reason: str, verdicts: tuple[Verdict, ...] = (),
+                 changed: bool = False) -> None:
+        super().__init__(reason)
+        self.verdicts = verdicts
+        self.changed = changed
+
+
+class Blocked(Exception):
+    """A guard step found a blocking verdict."""
+
+    def __init__(self, report: GuardReport) -> None:
+        super().__init__("blocked")
+        self.report = report
+
+
+@attrs.frozen
+class StepContext:
+    """What the steps before this one decided."""
+
+    target: Mode  # the attempt's target
+    leg_target: Mode  # what this leg's guards check (T2 of T5: desktop)
+    placement: GpuPlacement | None = None
+    degraded: bool = False
+
+
+@attrs.frozen
+class StepDone:
+    """A step that reached its goal, and what it learned."""
+
+    detail: str
+    changed: bool = False
+    verdicts: tuple[Verdict, ...] = ()
+    placement: GpuPlacement | None = None
+    degraded: bool = False
+    notes: tuple[str, ...] = ()
+
+
+class StepExecutor:
+    """Runs steps with a backend, a policy and the runtime state (for the slice snapshot)."""
+
+    def __init__(self, backend: Backend, policy: Policy, state: RuntimeState,
+                 now: Callable[[], str]) -> None:
+        self.backend = backend
+        self.policy = policy
+        self.state = state
+        self.now = now
+        self.clock: Clock = backend.clock
+
+    def run(self, step: p.Step, ctx: StepContext) -> StepDone:
+        match step:
+            case p.CheckGuards(guards=ids):
+                report = evaluate(ids, self.backend.observe(), self.policy, ctx.leg_target)
+                if report.blocking:
+                    raise Blocked(report)
+                warned = [v.guard.value for v in report.warnings]
+                return StepDone("passed" + (f" (warnings: {', '.join(warned)})" if warned
+                                            else ""), verdicts=report.verdicts)
+            case p.StartUnit(unit=unit, bound_s=bound):
+                return self._start(unit, bound)
+            case p.StopUnit(unit=unit, bound_s=bound):
+                return self._stop(unit, bound)
+            case p.Isolate(target=target, bound_s=bound):
+                return self._isolate(target, bound)
+            case p.SaveSlices():
+                return self._save_slices()
+            case p.ApplySlices(mode=mode):
+                self._apply_slices(self.policy.slices[mode])
+                return StepDone(f"{mode.value} slice settings applied", changed=True)
+            case p.RestoreSlices():
+                return self._restore_slices()
+            case p.NotifyUser(summary=summary, body=body):
+                self.backend.notify_user(summary, body)
+                return StepDone("notified")
+            case p.TerminateSessions(bound_s=bound):
+                return self._terminate_sessions(bound)
+            case p.AwaitDisplayRelease(bound_s=bound, degraded_allowed=allowed):
+                return self._await_release(ctx, bound, allowed)
+            case p.WriteGpuProfiles():
+                return self._write_profiles(ctx)
+            case p.AwaitGraphical(bound_s=bound):
+                graphical = self.policy.units.graphical_target
+                self.wait(lambda f: unit_active(f, graphical) and has_graphical(f), bound,
+                          "graphical stack up with a session")
+                return StepDone("graphical session present")
+            case p.Verify(mode=mode, bound_s=bound):
+                return self._verify(ctx, mode, bound)
+        raise AssertionError(f"unknown step {step!r}")  # pragma: no cover
+
+    # ------------------------------------------------------------- actions and waits
+
+    def act(self, action: Callable[[], None], what: str, changed: bool = False) -> None:
+        """Run one backend action; retry temporary errors a bounded number of times."""
+        for attempt in range(ACTION_TRIES):
+            try:
+                action()
+                return
+            except BackendError as exc:
+                if not exc.temporary or attempt == ACTION_TRIES - 1:
+                    raise StepFailed(f"{what}: {exc}", changed=changed) from None
+                self.clock.sleep(self.policy.gpu_release.poll_interval_s)
+
+    def wait(self, done: Callable[[HostFacts], bool], bound_s: float, what: str,
+             fail: Callable[[HostFacts], bool] | None = None,
+             why: str = "a unit failed", changed: bool = False) -> HostFacts:
+        """Poll until `done`; `StepFailed` on `fail` or at the bound (`changed`: the step's)."""
+        deadline = self.clock.monotonic_ns() + int(bound_s * 1e9)
+        interval = self.policy.gpu_release.poll_interval_s
+        while True:
+            facts = self.backend.observe()
+            if done(facts):
+                return facts
+            if fail is not None and fail(facts):
+                raise StepFailed(f"gave up waiting for {what}: {why}", changed=changed)
+            if self.clock.monotonic_ns() >= deadline:
+                raise StepFailed(f"timed out after {bound_s:g} s waiting for {what}",
+                                 changed=changed)
+            poll_sleep(self.clock, interval, deadline)
+
+    # ------------------------------------------------------------- the steps
+
+    def _start(self, unit: str, bound: float) -> StepDone:
+        self.act(lambda: self.backend.start_unit(unit), f"start {unit}")
+        self.wait(lambda f: unit_active(f, unit), bound, f"{unit} active",
+                  fail=lambda f: unit_failed(f, unit), changed=True)
+        return StepDone(f"{unit} active", changed=True)
+
+    def _stop(self, unit: str, bound: float) -> StepDone:
+        facts = self.backend.observe()
+        if isinstance(facts.units, Unavailable):
+            raise StepFailed(f"stop {unit}: unit states unavailable: {facts.units.reason}")
+        current = facts.units.get(unit)
+        if current.active in (ActiveState.INACTIVE, ActiveState.FAILED):
+            return StepDone(f"{unit} already {current.active.value}")
+        self.act(lambda: self.backend.stop_unit(unit), f"stop {unit}")
+        self.wait(lambda f: unit_stopped(f, unit), bound, f"{unit} stopped", changed=True)
+        return StepDone(f"{unit} stopped", changed=True)
+
+    def _isolate(self, target: str, bound: float) -> StepDone:
+        self.act(lambda: self.backend.isolate(target), f"isolate {target}")
+        # Someone may log in graphically after the release was verified (found by the fault
+        # campaigns): compute must not load onto the display GPU under a GUI.
+        to_compute = target == self.policy.units.compute_target
+        self.wait(lambda f: unit_active(f, target), bound, f"{target} active",
+                  fail=lambda f: unit_failed(f, target) or (to_compute and has_graphical(f)),
+                  why="a unit failed" + (" or a graphical session appeared"
+                                         if to_compute else ""), changed=True)
+        return StepDone(f"{target} active", changed=True)
+
+    def _save_slices(self) -> StepDone:
+        slices = self.backend.observe().slice_settings()
+        if isinstance(slices, Unavailable):
+            raise StepFailed(f"cannot read slice settings: {slices.reason}")
+        studio = self.policy.slices[Mode.STUDIO_LOCAL]
+        notes: tuple[str, ...] = ()
+        try:
+            saved = self.state.saved_slices()
+        except StateCorrupt as exc:  # found by the fault campaigns: overwrite it
+            notes = (f"replaced unreadable saved slice settings ({exc})",)
+            saved = None
+        in_force = {name: slices.get(name) for name in studio}
+        if saved is not None and in_force == dict(studio):
+            return StepDone("kept the settings saved by an earlier, unfinished entry")
+        wanted = {name: value for name, value in slices.items() if name in studio}
+        self.state.save_slices(wanted, self.now())
+        return StepDone("saved " + ", ".join(sorted(wanted)), notes=notes)
+
+    def _restore_slices(self) -> StepDone:
+        notes: tuple[str, ...] = ()
+        try:
+            saved = self.state.saved_slices()
+        except StateCorrupt as exc:  # found by the fault campaigns
+            notes = (f"saved slice settings unreadable ({exc}); applied the desktop policy "
+                     "values instead",)
+            saved = None
+        self._apply_slices(saved or self.policy.slices[Mode.DESKTOP])
+        self.state.forget_slices()
+        return StepDone("restored the saved settings" if saved else "applied desktop policy",
+                        changed=True, notes=notes)
+
+    def _apply_slices(self, settings: Mapping[str, SliceSettings]) -> None:
+        changed = False
+        for name, value in settings.items():
+            self.act(functools.partial(self.backend.set_slice_properties, name, value),
+                     f"set {name}", changed=changed)
+            changed = True
+        # A call that reports success is not evidence (found by the fault campaigns: a
+        # set-property that changed nothing let studio-local be left with its weights).
+        slices = self.backend.observe().slice_settings()
+        if isinstance(slices, Unavailable):
+            raise StepFailed(f"cannot verify the slice settings: {slices.reason}",
+                             changed=changed)
+        for name, value in settings.items():
+            seen = slices.get(name)
+            wrong = [field for field, want in attrs.asdict(value).items()
+                     if want is not None and getattr(seen, field, None) != want]
+            if wrong:
+                raise StepFailed(f"set {name}: {', '.join(wrong)} not in force after the call "
+                                 f"(observed {seen})", changed=changed)
+
+    def _terminate_sessions(self, bound: float) -> StepDone:
+        facts = self.backend.observe()
+        sessions = ev.graphical_sessions(facts)
+        if isinstance(sessions, Unavailable):
+            raise StepFailed(f"sessions unavailable: {sessions.reason}")
+        notes = []
+        for session in sessions:
+            try:
+                self.backend.terminate_session(session.id)
+            except BackendError as exc:
+                notes.append(f"terminate session {session.id}: {exc}")
+        self.wait(lambda f: not has_graphical(f), bound, "graphical sessions to end",
+                  changed=bool(sessions))
+        return StepDone(f"ended {len(sessions)} graphical session(s)",
+                        changed=bool(sessions), notes=tuple(notes))
+
+    def _await_release(self, ctx: StepContext, bound: float,
+                       degraded_allowed: bool) -> StepDone:
+        verdict = GUARDS[GuardId.GPU_DISPLAY_RELEASED]
+        deadline = self.clock.monotonic_ns() + int(bound * 1e9)
+        while True:
+            facts = self.backend.observe()
+            result = verdict(facts, self.policy, ctx.target)
+            if result.status is Status.PASS:
+                placement = self._place(facts, self.policy.hardware.compute_gpus, "compute",
+                                        (result,))
+                return StepDone(result.reason, verdicts=(result,), placement=placement)
+            if self.clock.monotonic_ns() >= deadline:
+                break
+            poll_sleep(self.clock, self.policy.gpu_release.poll_interval_s, deadline)
+        release = ev.display_release(facts, self.policy)
+        others = self.policy.hardware.non_display_compute_gpus
+        if degraded_allowed and release.status is ev.ReleaseStatus.RESIDUAL and others:
+            placement = self._place(facts, others, "degraded", (result,))
+            return StepDone(f"indeterminate after {bound:g} s ({release.reason}): degraded "
+                            "profile", verdicts=(result,), placement=placement, degraded=True)
+        raise StepFailed(f"display GPU not released within {bound:g} s: {result.reason}",
+                         (result,))
+
+    def _place(self, facts: HostFacts, gpus: tuple[int, ...], name: str,
+               verdicts: tuple[Verdict, ...]) -> GpuPlacement:
+        placement = place(facts, self.policy, gpus, name)
+        if isinstance(placement, Unavailable):
+            raise StepFailed(placement.reason, verdicts)
+        return placement
+
+    def _write_profiles(self, ctx: StepContext) -> StepDone:
+        written = []
+        placement = ctx.placement or GpuPlacement(None, None)
+        changed = False
+        for enabled, profile, write, what in (
+            (self.policy.vllm.enable, placement.vllm, self.backend.write_vllm_profile, "vLLM"),
+            (self.policy.exo.enable, placement.exo, self.backend.write_exo_profile, "EXO"),
+        ):
+            if not enabled:
+                continue
+            if profile is None:
+                raise StepFailed(f"no {what} GPU profile decided", changed=changed)
+            self.act(functools.partial(write, profile), f"write the {what} profile",
+                     changed=changed)
+            changed = True
+            written.append(f"{what} {profile.name} on GPUs {list(profile.gpu_indices)}")
+        return StepDone("; ".join(written) or "no GPU workload enabled", changed=changed)
+
+    def _verify(self, ctx: StepContext, mode: Mode, bound: float) -> StepDone:
+        workloads = self.policy.compute_workloads
+
+        def done(facts: HostFacts) -> bool:
+            state = classify(facts, self.policy).state
+            return state.mode is mode or (
+                ctx.degraded and state is ObservedState.DEGRADED_COMPUTE
+                and all(unit_active(facts, u) for u in workloads)
+            )
+
+        def hopeless(facts: HostFacts) -> bool:
+            return mode is Mode.COMPUTE and (any(unit_failed(facts, u) for u in workloads)
+                                             or has_graphical(facts))
+
+        facts = self.wait(done, bound, f"the host to be {mode.value}", fail=hopeless,
+                          why="a unit failed or a graphical session appeared")
+        return StepDone(classify(facts, self.policy).state.value)
+
+
+def poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:
+    """Sleep until the next poll of a wait.
+
+    The next observation is the first poll at or after the moment the host may next change
+    (`Clock.quiet_until_ns`: now on a real host, the next scheduled event in the simulator)
+    or the deadline, whichever is first: every decision and its time are the same as when
+    polling every interval, without the observations that could only see the same facts.
+    """
+    step = max(1, round(interval_s * 1e9))
+    now = clock.monotonic_ns()
+    until = clock.quiet_until_ns()
+    target = deadline_ns if until is None else min(until, deadline_ns)
+    polls = max(1, -(-(target - now) // step))
+    clock.sleep(polls * step / 1e9)
