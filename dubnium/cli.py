@@ -21,7 +21,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
-from dubnium import __version__, progress, render
+from dubnium import __version__, confirm, progress, render
 from dubnium.audit import AuditLog, FileAuditLog
 from dubnium.backend import (
     Backend,
@@ -30,14 +30,17 @@ from dubnium.backend import (
     StateCorrupt,
     iso_timestamp,
 )
+from dubnium.cli_types import JsonOpt, ModeArg, ModeChoice, OptModeArg, QuietOpt
 from dubnium.codes import ExitCode
 from dubnium.doctor import diagnose
+from dubnium.facts import Unavailable
 from dubnium.fsutil import atomic_write
 from dubnium.guards import GuardReport
 from dubnium.history import HistoryQuery, QueryError
 from dubnium.journal_entries import JournalReporter
 from dubnium.modes import Mode
 from dubnium.observe import Observation
+from dubnium.plan import plan
 from dubnium.policy import DEFAULT_CONFIG_PATH, ConfigError, Policy, load_policy
 from dubnium.reconcile import Outcome, Reconciler, Reporter, Result, read_record
 from dubnium.records import AttemptRecord, to_json
@@ -182,7 +185,7 @@ _HANDOFF_ENV = ("PATH", "LD_LIBRARY_PATH", "LANG", "LC_ALL")
 
 # The backends, by name: the domain never imports one; the CLI loads the one asked for.
 BACKEND_MODULES = {"sim": "simulator.persist", "host": "backends.host",
-                   "journal": "backends.journald"}
+                   "journal": "backends.journald", "windows": "backends.windows"}
 # What the `host` extra of pyproject.toml brings (import names).
 HOST_EXTRA_MODULES = ("pystemd", "pynvml")
 
@@ -220,34 +223,6 @@ def _mode(text: str) -> Mode:
         return Mode.parse(text)
     except ValueError as exc:
         raise _Exit(ExitCode.USAGE, str(exc)) from None
-
-
-class ModeChoice(click.Choice):  # type: ignore[type-arg]
-    """MODE: the three modes, listed in help and offered by completion; a typo is one line."""
-
-    name = "mode"
-
-    def __init__(self) -> None:
-        super().__init__([m.value for m in Mode])
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> Any:
-        if isinstance(value, Mode):
-            return value.value
-        try:
-            return Mode.parse(str(value)).value
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-MODE_METAVAR = "{" + "|".join(m.value for m in Mode) + "}"
-ModeArg = Annotated[str, typer.Argument(click_type=ModeChoice(), metavar="MODE",
-                                        help=f"The mode: {MODE_METAVAR}.", show_default=False)]
-OptModeArg = Annotated[str | None, typer.Argument(click_type=ModeChoice(), metavar="[MODE]",
-                                                  help=f"The mode: {MODE_METAVAR}.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress lines on stderr (the result only).")]
 
 
 def _version(value: bool) -> None:
@@ -327,17 +302,42 @@ def request(
     mode: ModeArg,
     dry_run_flag: Annotated[bool, typer.Option(
         "--dry-run", "-n", help="Print the plan a request would run now; change nothing.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Do not ask before the graphical session is ended.")] = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Switch to MODE now: guarded, locked, synchronous; success only when observed."""
+    """Switch to MODE now: guarded, locked, synchronous; success only when observed.
+
+    On a terminal, a switch that ends the graphical session first lists what will close and
+    asks (--yes skips); scripts, units and callers without a terminal are never asked.
+    """
     ctx = _ctx(tctx)
     target = _mode(mode)
     if dry_run_flag:
         _print_plan(ctx, target, as_json)
         return
+    _confirm(ctx, target, yes=yes)
     _transition(ctx, "request", as_json, quiet,
                 lambda rec: rec.request(target, by="mode request"))
+
+
+def _confirm(ctx: Context, target: Mode, *, yes: bool) -> None:
+    """Ask the person at the terminal before the GUI goes; 'no' changes nothing (exit 27)."""
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if yes or not interactive:
+        return
+    facts, observation = ctx.reconciler().observe()
+    if not confirm.needs_prompt(plan(observation.state, target, ctx.policy), yes=yes,
+                                interactive=interactive):
+        return
+    sessions = () if isinstance(facts.sessions, Unavailable) else facts.sessions
+    windows = ("not listed (the simulated host has no compositor)" if ctx.is_sim
+               else _load_backend("windows", "list_windows")(sessions))
+    for line in confirm.what_closes(facts, windows).lines():
+        typer.echo(line, err=True)
+    if not click.confirm(f"Switch to {target.value} now?", default=False, err=True):
+        raise _Exit(ExitCode.CANCELLED, "not switched: you said no; nothing was changed")
 
 
 @app.command()

@@ -51,3 +51,4 @@ class ExitCode(IntEnum):
     NOT_CONVERGED = 24  # `mode current`: transitioning, failed-transition or unknown
     EVIDENCE_UNAVAILABLE = 25  # `mode current`: some evidence could not be read (see why)
     DIVERGED = 26  # `mode status --check`: the observed state is not the desired mode
+    CANCELLED = 27  # the owner said no, or cancelled during the grace period: host untouched

@@ -19,14 +19,16 @@ import attrs
 
 from dubnium.backend import BackendError, Clock
 from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
+from simulator.clock import PacedClock
 from simulator.world import FaultEffect, World
 
 
 class SimBackend:
     """`dubnium.backend.Backend` over one World."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, pace: float = 0.0) -> None:
         self.world = world
+        self.pace = pace  # real seconds per virtual second (0: as fast as possible)
 
     @property
     def name(self) -> str:
@@ -34,6 +36,10 @@ class SimBackend:
 
     @property
     def clock(self) -> Clock:
+        if self.pace > 0:
+            import time
+
+            return PacedClock(self.world.clock, self.pace, time.sleep)
         return self.world.clock
 
     # ----------------------------------------------------------------- observation

@@ -120,9 +120,50 @@ class SimClock:
     def sleep(self, seconds: float) -> None:
         self._run_until(self._scheduler.now_ns + seconds_to_ns(seconds))
 
+    def advance_to_ns(self, t_ns: int) -> None:
+        """Run the world until `t_ns` (monotonic), as `sleep` does."""
+        self._run_until(t_ns)
+
     def quiet_until_ns(self) -> int | None:
         """When the world next changes by itself (its next event); None: never.
 
         The reconciler's waits use it to skip polls that could only see the same facts.
         """
         return self._scheduler.next_at()
+
+
+class PacedClock:
+    """A SimClock that also lets real time pass: `pace` real seconds per virtual second.
+
+    For watching a simulated switch as a person would (`DUBNIUM_SIM_PACE=0.25 mode request
+    compute` in a terminal: progress lines arrive as on a real machine, a `mode cancel` from
+    another terminal lands during a wait). Decisions and virtual times are the same as
+    unpaced; only the wall clock is slower.
+    """
+
+    def __init__(self, inner: SimClock, pace: float, real_sleep: Callable[[float], None]) -> None:
+        self._inner = inner
+        self._pace = pace
+        self._real_sleep = real_sleep
+
+    def monotonic_ns(self) -> int:
+        return self._inner.monotonic_ns()
+
+    def wall_ns(self) -> int:
+        return self._inner.wall_ns()
+
+    CHUNK_NS = 250_000_000  # virtual time advances in steps a watcher can see
+
+    def sleep(self, seconds: float) -> None:
+        now = self._inner.monotonic_ns()
+        target = now + seconds_to_ns(seconds)
+        while now < target:
+            step = min(target, now + self.CHUNK_NS)
+            self._real_sleep((step - now) / 1e9 * self._pace)
+            self._inner.advance_to_ns(step)
+            now = step
+        if seconds <= 0:
+            self._inner.sleep(seconds)
+
+    def quiet_until_ns(self) -> int | None:
+        return self._inner.quiet_until_ns()

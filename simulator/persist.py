@@ -89,13 +89,24 @@ class WorldFile:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+PACE_ENV = "DUBNIUM_SIM_PACE"
+
+
+def _pace() -> float:
+    """Real seconds per virtual second from DUBNIUM_SIM_PACE (unset, bad or negative: 0)."""
+    try:
+        return max(0.0, float(os.environ.get(PACE_ENV, "0")))
+    except ValueError:
+        return 0.0
+
+
 class SimSession:
     """One `mode` invocation's hold on the saved world (used by `dubnium.cli`)."""
 
     def __init__(self, file: WorldFile, world: World) -> None:
         self.file = file
         self.world = world
-        self.backend = SimBackend(world)
+        self.backend = SimBackend(world, pace=_pace())
         self._stamp = file._stamp()
 
     @classmethod

@@ -14,3 +14,6 @@ settings.register_profile("long", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Steps that drive `mode` in a pseudo-terminal, shared by every feature file.
+pytest_plugins = ["tests.bdd.terminal_steps"]

@@ -106,3 +106,28 @@ def test_splitmix_draws_are_in_range() -> None:
     values = [rng.random() for _ in range(1000)]
     assert all(0.0 <= v < 1.0 for v in values)
     assert all(rng.getrandbits(7) < 128 for _ in range(1000))
+
+
+def test_paced_clock_runs_the_same_events_and_lets_real_time_pass() -> None:
+    """PacedClock: same events at the same virtual times as SimClock; pace x the real time."""
+    from simulator.clock import PacedClock
+
+    def world() -> tuple[Scheduler, SimClock, list[tuple[int, str]]]:
+        scheduler = Scheduler()
+        seen: list[tuple[int, str]] = []
+        for at_s, kind in ((0.1, "a"), (2.0, "b"), (2.0, "c"), (21.5, "d")):
+            scheduler.schedule(round(at_s * NS_PER_S), kind)
+
+        def run_until(t_ns: int) -> int:
+            return scheduler.run_until(t_ns, lambda e: seen.append((scheduler.now_ns, e.kind)))
+
+        return scheduler, SimClock(scheduler, run_until, lambda: DEFAULT_WALL_EPOCH_NS), seen
+
+    plain_sched, plain, plain_seen = world()
+    paced_sched, inner, paced_seen = world()
+    slept: list[float] = []
+    paced = PacedClock(inner, 0.5, slept.append)
+    plain.sleep(22.0)
+    paced.sleep(22.0)
+    assert (paced_seen, paced_sched.now_ns, round(sum(slept), 6)) == (
+        plain_seen, plain_sched.now_ns, 11.0)
