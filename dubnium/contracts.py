@@ -36,10 +36,12 @@ from typing import Any
 import attrs
 
 from dubnium import evidence as ev
-from dubnium.facts import HostFacts, SessionFact, SliceSettings, Unavailable
+from dubnium.facts import ActiveState, HostFacts, SessionFact, SliceSettings, Unavailable, Units
 from dubnium.modes import Mode
 from dubnium.policy import Policy
 
+# "inactive" in a contract means stopped: a unit still deactivating (a hung stop) is not
+_DOWN = (ActiveState.INACTIVE, ActiveState.FAILED)
 # systemd's values for a weight that is not set (None in SliceSettings)
 _SYSTEMD_DEFAULTS = {"cpu_weight": 100, "io_weight": 100}
 
@@ -167,9 +169,13 @@ def describe_sessions(sessions: Iterable[SessionFact]) -> str:
 def _unit_term(facts: HostFacts, term_id: TermId, unit: str, want_active: bool) -> Term:
     if isinstance(facts.units, Unavailable):
         return _unreadable(term_id, f"unit states: {facts.units.reason}")
-    state = facts.units.get(unit).active.value
-    ok = facts.units.is_active(unit) is want_active
-    return _term(term_id, ok, f"{unit} {state}")
+    state = facts.units.get(unit).active
+    ok = _is_up(facts.units, unit) if want_active else state in _DOWN
+    return _term(term_id, ok, f"{unit} {state.value}")
+
+
+def _is_up(units: Units, name: str) -> bool:
+    return units.is_active(name)
 
 
 def _units_term(facts: HostFacts, term_id: TermId, names: Iterable[str],
@@ -178,7 +184,8 @@ def _units_term(facts: HostFacts, term_id: TermId, names: Iterable[str],
         return _unreadable(term_id, f"unit states: {facts.units.reason}")
     units = facts.units
     names = tuple(names)
-    wrong = [n for n in names if units.is_active(n) is not want_active]
+    wrong = [n for n in names
+             if (not _is_up(units, n) if want_active else units.get(n).active not in _DOWN)]
     states = ", ".join(f"{n} {units.get(n).active.value}" for n in names) or "none enabled"
     return _term(term_id, not wrong, states)
 

@@ -24,7 +24,7 @@ import multiprocessing
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from enum import IntEnum
 from typing import Any
@@ -32,7 +32,10 @@ from typing import Any
 import attrs
 
 from dubnium import plan as p
+from dubnium.facts import HostFacts
 from dubnium.modes import Mode
+from dubnium.observe import Markers, Observation, classify
+from dubnium.policy import Policy
 from dubnium.reconcile import Reporter
 from dubnium.records import Record, to_json
 from simulator.faults import (
@@ -59,6 +62,8 @@ from simulator.invariants import (
 from simulator.trace import Recorder
 
 TRACE_VERSION = 1
+# The observer `mode current` uses (a test swaps in a weaker one to show the oracle sees it).
+Classifier = Callable[[HostFacts, Policy, Markers], Observation]
 EXPLICIT = frozenset({"converged", "already-converged", "blocked", "rolled-back", "degraded",
                       "failed-transition"})
 
@@ -206,16 +211,18 @@ class SeedResult:
 class Run:
     """One seed's station, hooks and checks."""
 
-    def __init__(self, plan: FaultPlan, trace: TraceWriter | None = None) -> None:
+    def __init__(self, plan: FaultPlan, trace: TraceWriter | None = None,
+                 classifier: Classifier = classify) -> None:
         self.plan = plan
         self.trace = trace
+        self.classifier = classifier
         station = Station.create(seed=plan.seed, gpus=plan.gpus)
         self.store = CheckedStore()
         station.store = self.store
         self.station = station
         self.policy = station.policy
         self.defaults = {name: u.behaviour for name, u in station.world.systemd.units.items()}
-        self.checker = Checker(station, self.policy, self.store)
+        self.checker = Checker(station, self.policy, self.store, self.current_state)
         self.triggers = Triggers(station)
         self.hooks = Hooks(self.checker, self.triggers, trace)
         station.world.recorder = self.hooks
@@ -227,6 +234,13 @@ class Run:
         self.crash: str | None = None
         self.last_mode: Mode | None = None
         self.log: list[str] = []  # every request's outcome, in order (liveness ones too)
+
+    def current_state(self) -> str:
+        """`mode current` now (the observer on a snapshot that fires no armed fault)."""
+        station = self.station
+        markers = station.controller().markers()
+        facts = station.world.backend().snapshot()
+        return self.classifier(facts, self.policy, markers).state.value
 
     def _note(self, value: Mapping[str, Any]) -> None:
         if self.trace is not None:
@@ -342,8 +356,9 @@ class Run:
 # ------------------------------------------------------------------ one seed, many seeds
 
 
-def run_plan(plan: FaultPlan, trace: TraceWriter | None = None) -> SeedResult:
-    return Run(plan, trace).run()
+def run_plan(plan: FaultPlan, trace: TraceWriter | None = None,
+             classifier: Classifier = classify) -> SeedResult:
+    return Run(plan, trace, classifier).run()
 
 
 def run_seed(seed: int, *, digest: bool = False) -> SeedResult:

@@ -3,16 +3,19 @@
 Used by `simulator.campaign` (every seed) and by the hypothesis state machine in
 `tests/stateful/` (its `@invariant`s call `Checker.check_now`). A `Checker` is told what
 happened by the station's hooks (`simulator.campaign.Hooks`: the world's `Recorder` and the
-reconciler's `Reporter`) and checks, against the simulated world itself (ground truth, never
-the controller's own classification):
+reconciler's `Reporter`) and checks, against the simulated world itself (ground truth, judged
+by the independent oracle `simulator.oracle`, never the controller's own classification; this
+module does not import the observer, evidence, guards or contracts either):
 
 - honesty: an attempt that reports a mode (converged, already there, rolled back to it, the
-  `final_state` of its record) finds the world in that mode by an independent predicate;
+  `final_state` of its record) and `mode current` (after every operation) find the world
+  meeting that mode's contract; "already" only when the world meets the target's contract;
 - the lock: at most one live transition holds it, and the lock file names that attempt;
-- no compute workload is placed on the display GPU while a graphical session or a compositor
-  the controller has observed is there, and no attempt that placed it ends with both; vLLM
-  never runs while
-  the studio-local overlay is up;
+- no vLLM/EXO memory on the display GPU with a graphical session or compositor, at every
+  event, during rollback too: never placed while a GUI the controller observed (or its
+  display manager brought up) exists, no GUI brought up by the display manager while compute
+  is there, and no attempt (blocked ones aside) ends with both; vLLM never runs while the
+  studio-local overlay is up;
 - a blocked (refused) request calls no backend action;
 - every attempt has exactly one audit record with its outcome (an attempt killed mid-way gets
   its `abandoned` record from the next controller), and attempt ids are unique;
@@ -33,23 +36,25 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from dubnium.backend import StateCorrupt
-from dubnium.facts import ActiveState, GpuProcessKind, SliceSettings
+from dubnium.facts import SliceSettings
 from dubnium.modes import Mode, ObservedState
 from dubnium.plan import Step, plan
 from dubnium.policy import Policy
 from dubnium.state import LOCK, MemoryStore, RuntimeState
+from simulator import oracle
 from simulator.harness import Station
 from simulator.processes import ProcessRole
 from simulator.world import World
 
 SAFETY = "safety"
 LIVENESS = "liveness"
+CLAIMABLE = frozenset({*(m.value for m in Mode), ObservedState.DEGRADED_COMPUTE.value})
 
 
 @attrs.frozen
@@ -91,93 +96,21 @@ class CheckedStore(MemoryStore):
 # ------------------------------------------------------------------ ground truth
 
 
-def _up(world: World, name: str) -> bool:
-    unit = world.systemd.units.get(name)
-    return unit is not None and unit.active is ActiveState.ACTIVE
-
-
-def graphical_present(world: World) -> bool:
-    """A graphical session (not closing) or a compositor process exists."""
-    return any(s.type in ("wayland", "x11") and s.state != "closing"
-               for s in world.logind.sessions.values()) or bool(
-        world.processes.by_role(ProcessRole.COMPOSITOR))
-
-
-def vllm_running(world: World) -> bool:
-    unit = world.systemd.units.get(world.policy.units.vllm)
-    state = unit.active if unit is not None else ActiveState.INACTIVE
-    return bool(world.vllm.pid or world.vllm.allocations) or state in (
-        ActiveState.ACTIVE, ActiveState.ACTIVATING, ActiveState.RELOADING)
-
-
-def overlay_up(world: World, policy: Policy) -> bool:
-    names = policy.units
-    return _up(world, names.studio_policy) or _up(world, names.audio_priority)
-
-
-def display_residual(world: World, policy: Policy) -> tuple[int, bool]:
-    """(MiB on the display GPU not held by compute processes, a live graphics process there)."""
-    gpu = world.gpus.get(policy.hardware.display_gpu)
-    if gpu is None:
-        return 0, False
-    residual = sum(a.mib for a in gpu.allocations.values()
-                   if a.kind is not GpuProcessKind.COMPUTE) + gpu.spec.reserved_mib
-    live = any(a.pid and a.kind is GpuProcessKind.GRAPHICS for a in gpu.allocations.values())
-    return residual, live
-
-
-def not_in(world: World, policy: Policy, state: str) -> str | None:
-    """Why the world is not in `state` (a mode or degraded-compute); None when it is."""
-    n = policy.units
-    compute_side = state in (Mode.COMPUTE.value, ObservedState.DEGRADED_COMPUTE.value)
-    if state in (Mode.DESKTOP.value, Mode.STUDIO_LOCAL.value):
-        if not (_up(world, n.desktop_target) and _up(world, n.graphical_target)):
-            return "desktop or graphical target not active"
-        if _up(world, n.compute_target):
-            return "compute target active"
-        if vllm_running(world):
-            return "vLLM running"
-        overlay = (_up(world, n.studio_policy), _up(world, n.audio_priority))
-        if state == Mode.DESKTOP.value:
-            return "studio overlay active" if any(overlay) else None
-        if not all(overlay):
-            return "studio overlay not fully active"
-        slices = {name: u.settings for name, u in world.systemd.units.items()
-                  if u.settings is not None}
-        want = policy.slices[Mode.STUDIO_LOCAL]
-        if any(slices.get(name) != value for name, value in want.items()):
-            return "studio slice settings not in force"
-        return None
-    if not compute_side:
-        raise ValueError(f"no ground truth for {state!r}")
-    if not _up(world, n.compute_target):
-        return "compute target not active"
-    if _up(world, n.desktop_target) or _up(world, n.graphical_target):
-        return "desktop side still active"
-    if overlay_up(world, policy):
-        return "studio overlay active"
-    if graphical_present(world):
-        return "a graphical session or compositor is present"
-    residual, live = display_residual(world, policy)
-    if live:
-        return "a graphics process holds the display GPU"
-    bound = policy.gpu_release
-    on_display = any(i == policy.hardware.display_gpu for i, _ in world.vllm.allocations)
-    if state == Mode.COMPUTE.value:
-        if residual > bound.residual_threshold_mib:
-            return f"display GPU residual {residual} MiB above the threshold"
-        if policy.vllm.enable:
-            if not _up(world, n.vllm):
-                return "vLLM not active"
-            placed = sorted(i for i, _ in world.vllm.allocations)
-            if placed != sorted(policy.hardware.compute_gpus):
-                return f"vLLM on GPUs {placed}, not on every compute GPU"
-        return None
-    if residual > bound.degraded_residual_max_mib:
-        return f"display GPU residual {residual} MiB above the degraded bound"
-    if on_display and residual > bound.residual_threshold_mib:
-        return "vLLM on a display GPU that is not released"
-    return None
+def gui_items(world: World) -> dict[str, bool]:
+    """Every graphical session or orphan compositor there is, and whether the display manager
+    brought it up (the controller's doing) rather than a person logging in (the world's)."""
+    dm = world.policy.units.display_manager
+    items: dict[str, bool] = {}
+    sessions = world.logind.sessions
+    for s in sessions.values():
+        if s.type in oracle.GRAPHICAL_TYPES and (
+                s.state != "closing" or s.leader in world.processes.procs
+                or world.processes.in_session(s.id)):
+            items[f"session {s.id} of {s.user}"] = s.owner_unit == dm
+    for p in world.processes.by_role(ProcessRole.COMPOSITOR):
+        if p.session_id not in sessions:
+            items[f"compositor pid {p.pid}"] = False
+    return items
 
 
 # ------------------------------------------------------------------ the checker
@@ -206,8 +139,14 @@ def _parses(name: str, data: bytes) -> str | None:
 class Checker:
     """Collects violations for one station; the hooks tell it what changed."""
 
-    def __init__(self, station: Station, policy: Policy, store: CheckedStore) -> None:
+    def __init__(self, station: Station, policy: Policy, store: CheckedStore,
+                 current: Callable[[], str] | None = None) -> None:
         self.station = station
+        # `mode current` as the controller answers it now (wired by the campaign, which may
+        # import the observer; this module may not): compared with the oracle.
+        self.current = current
+        self._display_allocs: set[int] = set()
+        self._gui_before: set[str] = set()
         self.world = station.world
         self.policy = policy
         self.store = store
@@ -216,8 +155,6 @@ class Checker:
         self.dirty = True
         self._store_version = -1
         self._checked_bytes: dict[str, bytes] = {}
-        self._seen_compute_allocs: set[tuple[int, int]] = set()
-        self._display_compute_at_start: set[int] = set()
         self._gui_seen: set[str] = set()  # sessions/compositors the controller has observed
         # attempts
         self.live_attempt: str | None = None
@@ -247,21 +184,39 @@ class Checker:
             return
         self.dirty = False
         self._check_fakes()
-        display = self.policy.hardware.display_gpu
-        gpu = world.gpus.get(display)
-        if gpu is not None:
-            for alloc in gpu.allocations.values():
-                if alloc.kind is GpuProcessKind.COMPUTE and alloc.pid:
-                    key = (display, alloc.id)
-                    if key not in self._seen_compute_allocs:
-                        self._seen_compute_allocs.add(key)
-                        known = self.known_gui()
-                        if known:
-                            self.fail("no compute on the display GPU with a GUI",
-                                      f"{alloc.comm} placed {alloc.mib} MiB on GPU {display} "
-                                      f"while the controller had seen {known} there")
-        if overlay_up(world, self.policy) and vllm_running(world):
+        self._check_display_exclusion()
+        n = self.policy.units
+        if (oracle.up(world, n.studio_policy) or oracle.up(world, n.audio_priority)) and (
+                oracle.running(world, n.vllm) or world.vllm.pid or world.vllm.allocations):
             self.fail("no vLLM in studio-local", "vLLM runs while the studio overlay is up")
+
+    def _check_display_exclusion(self) -> None:
+        """No vLLM/EXO memory on the display GPU with a graphical session or compositor.
+
+        The controller is blamed for what it causes: compute placed there while a GUI it had
+        observed (or one its display manager brought up) exists, and a GUI its display manager
+        brings up while compute is still there (a rollback that starts the display manager
+        before the workloads are gone). A person logging in graphically while compute runs
+        is the world's doing; the attempt then running (or the next one) must end without
+        both (`attempt_finished`).
+        """
+        world = self.world
+        allocs = set(oracle.display_compute(world, self.policy))
+        items = gui_items(world)
+        if allocs and items:
+            placed = allocs - self._display_allocs
+            blame = [k for k, by_dm in items.items() if by_dm or k in self._gui_seen]
+            if placed and blame:
+                self.fail("no compute on the display GPU with a GUI",
+                          f"compute placed on GPU {self.policy.hardware.display_gpu} while "
+                          f"{', '.join(blame)} existed")
+            new_dm = [k for k, by_dm in items.items() if by_dm and k not in self._gui_before]
+            if new_dm:
+                self.fail("no compute on the display GPU with a GUI",
+                          f"the display manager brought up {', '.join(new_dm)} while compute "
+                          f"held GPU {self.policy.hardware.display_gpu}")
+        self._display_allocs = allocs
+        self._gui_before = set(items)
 
     def action(self, name: str) -> None:
         """The controller called a backend action."""
@@ -270,24 +225,7 @@ class Checker:
 
     def observed(self) -> None:
         """The controller is observing: what graphical sessions it can now know about."""
-        world = self.world
-        for session in world.logind.sessions.values():
-            if session.type in ("wayland", "x11") and session.state != "closing":
-                self._gui_seen.add(f"session {session.id}")
-        for process in world.processes.by_role(ProcessRole.COMPOSITOR):
-            self._gui_seen.add(f"compositor pid {process.pid}")
-
-    def known_gui(self) -> list[str]:
-        """Graphical sessions and compositors present now that the controller has observed.
-
-        A user can log in at any moment; the controller can only be blamed for one it saw.
-        """
-        world = self.world
-        present = [f"session {s.id}" for s in world.logind.sessions.values()
-                   if s.type in ("wayland", "x11") and s.state != "closing"]
-        present += [f"compositor pid {p.pid}"
-                    for p in world.processes.by_role(ProcessRole.COMPOSITOR)]
-        return [what for what in present if what in self._gui_seen]
+        self._gui_seen.update(gui_items(self.world))
 
     def _check_fakes(self) -> None:
         world = self.world
@@ -342,14 +280,8 @@ class Checker:
             self.fail("one lock holder", f"{attempt_id} runs but the lock names {held!r}")
         self.live_attempt = attempt_id
         self.actions_in_attempt = []
-        self._display_compute_at_start = self._display_compute()
         self._started(attempt_id)
         self._read_audit()
-
-    def _display_compute(self) -> set[int]:
-        gpu = self.world.gpus.get(self.policy.hardware.display_gpu)
-        return set() if gpu is None else {
-            a.id for a in gpu.allocations.values() if a.kind is GpuProcessKind.COMPUTE}
 
     def _started(self, attempt: str) -> None:
         if attempt in self.started_set:
@@ -400,11 +332,12 @@ class Checker:
             self.fail("a refused request changes nothing",
                       f"attempt {attempt} was blocked after {self.actions_in_attempt}")
         display = self.policy.hardware.display_gpu
-        placed = self._display_compute() - self._display_compute_at_start
-        if placed and graphical_present(self.world):
+        gui = oracle.gui_present(self.world)
+        if record.get("outcome") not in ("blocked", "lock-busy") and gui and \
+                oracle.display_compute(self.world, self.policy):
             self.fail("no compute on the display GPU with a GUI",
-                      f"attempt {attempt} placed vLLM on GPU {display} and ended with a "
-                      "graphical session or compositor there")
+                      f"attempt {attempt} ({record.get('outcome')}) ended with compute on GPU "
+                      f"{display} and {', '.join(gui)}")
         if record.get("outcome") == "lock-busy":
             self._started(attempt)
         self.check_honesty(record)
@@ -423,10 +356,22 @@ class Checker:
         if final in (*(m.value for m in Mode), ObservedState.DEGRADED_COMPUTE.value):
             claims.append(str(final))
         for claim in dict.fromkeys(claims):
-            why = not_in(self.world, self.policy, claim)
-            if why is not None:
+            why = oracle.missing(self.world, self.policy, claim)
+            if why:
                 self.fail("never report a mode the world is not in",
-                          f"attempt {record.get('attempt')} ({outcome}) claims {claim}: {why}")
+                          f"attempt {record.get('attempt')} ({outcome}) claims {claim}: "
+                          f"{'; '.join(why)}")
+
+    def check_current(self) -> None:
+        """`mode current` names a mode (or degraded-compute) only when the world is in it."""
+        if self.current is None:
+            return
+        state = self.current()
+        if state in CLAIMABLE:
+            why = oracle.missing(self.world, self.policy, state)
+            if why:
+                self.fail("never report a mode the world is not in",
+                          f"mode current says {state}: {'; '.join(why)}")
 
     def _read_audit(self) -> None:
         """Count the records appended since the last call (the log only grows)."""
@@ -469,6 +414,7 @@ class Checker:
         self.check_world()
         self.check_store()
         self.check_audit()
+        self.check_current()
 
 
 def liveness_bound_s(policy: Policy) -> float:
