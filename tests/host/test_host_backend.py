@@ -81,13 +81,3 @@ def test_vllm_profile_is_written_inside_the_host(host: TestHost) -> None:
     backend(host).write_vllm_profile(VllmProfile("compute", ("GPU-x",), (0,)))
     text = (host.root / POLICY.vllm.profile_path.lstrip("/")).read_text()
     assert "CUDA_VISIBLE_DEVICES=GPU-x\n" in text
-
-
-def test_observe_is_fast(host: TestHost) -> None:
-    """One observation of the whole host takes well under the 150 ms budget of mode current."""
-    b = backend(host)
-    b.observe()
-    start = time.perf_counter()
-    for _ in range(5):
-        b.observe()
-    assert (time.perf_counter() - start) / 5 < 0.1
