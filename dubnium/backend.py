@@ -31,6 +31,11 @@ class BackendError(DubniumError):
         self.temporary = temporary
 
 
+class StorageError(DubniumError):
+    """A runtime state or audit write failed (disk full, I/O error, read-only filesystem,
+    permission): nothing half-written was put in place; exit code 8."""
+
+
 class BackendUnavailable(DubniumError):
     """The backend cannot be used at all (not the workstation, bus unreachable, no world)."""
 

@@ -15,19 +15,21 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import click
 import typer
 
-from dubnium import __version__, confirm, progress, render
+from dubnium import __version__, confirm, console, progress, render
 from dubnium.audit import AuditLog, FileAuditLog
 from dubnium.backend import (
     Backend,
     BackendUnavailable,
     DubniumError,
     StateCorrupt,
+    StorageError,
     iso_timestamp,
 )
 from dubnium.cli_types import JsonOpt, ModeArg, ModeChoice, OptModeArg, QuietOpt
@@ -214,8 +216,13 @@ def _ctx(tctx: typer.Context) -> Context:
     return obj
 
 
+# stdout for results: a closed or full stdout after the work is done is remembered, reported
+# as one line on stderr at the end, and does not change the verb's exit code.
+OUTPUT = console.Output()
+
+
 def _emit(as_json: bool, data: Mapping[str, Any], text: str) -> None:
-    typer.echo(render.dumps(data) if as_json else text)
+    OUTPUT.echo(render.dumps(data) if as_json else text)
 
 
 def _mode(text: str) -> Mode:
@@ -388,7 +395,7 @@ def current(
     _emit(as_json, data, obs.state.value)
     if not as_json:
         for line in render.observation_text(obs).splitlines()[1:]:
-            typer.echo(line.strip(), err=True)
+            OUTPUT.echo(line.strip(), err=True)
     raise _Exit(_current_exit(obs))
 
 
@@ -398,7 +405,7 @@ def _write_textfile(ctx: Context, obs: Observation, path: Path) -> None:
     try:
         atomic_write(path, metrics_text(view, records).encode())
     except OSError as exc:
-        raise DubniumError(f"cannot write the metrics textfile {path}: {exc.strerror}") from None
+        raise StorageError(f"cannot write the metrics textfile {path}: {exc.strerror}") from None
 
 
 @app.command()
@@ -420,7 +427,7 @@ def _status_view(ctx: Context, obs: Observation | None = None) -> StatusView:
     return StatusView(
         backend=ctx.backend_name, desired=runtime.read_desired(),
         boot_default=policy.boot_default_mode, observation=obs, timestamp=ctx.timestamp(),
-        last=runtime.last_transition(), lock=runtime.store.lock_held(),
+        last=runtime.last_transition(), lock=_aged(ctx, runtime.store.lock_held()),
         placement={"studio": policy.placement.studio, "compute": policy.placement.compute},
         needs_root=not ctx.is_sim,
     )
@@ -440,7 +447,7 @@ def status(
     ctx = _ctx(tctx)
     view = _status_view(ctx)
     if waybar:
-        typer.echo(json.dumps(view.waybar(), sort_keys=True))
+        OUTPUT.echo(json.dumps(view.waybar(), sort_keys=True))
     else:
         _emit(as_json, view.to_json(), view.text())
     if check and not view.converged:
@@ -450,6 +457,30 @@ def status(
 def _print_plan(ctx: Context, target: Mode, as_json: bool) -> None:
     _, plan, _ = ctx.reconciler().preview(target)
     _emit(as_json, render.plan_json(plan), "\n".join(render.plan_lines(plan)))
+
+
+def _aged(ctx: Context, lock: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The live holder's record with its age and whether it is over
+    `timeouts.lock_stale_s` (shown by `mode status`; nothing is broken automatically)."""
+    if lock is None:
+        return None
+    age = _lock_age_s(lock, ctx.backend.clock.wall_ns())
+    limit = ctx.policy.timeouts.lock_stale_s
+    return {**lock, "age_s": age, "stale": age is not None and age > limit}
+
+
+def _lock_age_s(lock: Mapping[str, Any], now_ns: int) -> float | None:
+    """How long the live holder has held the lock, from its record (None: cannot tell)."""
+    started = lock.get("started_at")
+    if not isinstance(started, str):
+        return None
+    try:
+        at = datetime.fromisoformat(started)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    return round(now_ns / 1e9 - at.timestamp(), 3)
 
 
 @app.command(name="dry-run")
@@ -520,12 +551,12 @@ def history(
     entries = query.select(ctx.audit.entries())
     if as_json:
         for e in entries:
-            typer.echo(render.json_line(
+            OUTPUT.echo(render.json_line(
                 render.record_json(e.record) if e.record is not None else
                 render.stamp({"damaged_line": e.line_no, "raw": e.raw})))
         return
     lines = [render.history_line(e.record, e.line_no) for e in entries]
-    typer.echo("\n".join(lines) or "no transitions recorded")
+    OUTPUT.echo("\n".join(lines) or "no transitions recorded")
 
 
 @app.command(name="last-transition")
@@ -557,7 +588,8 @@ def doctor(tctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 def _fail(code: int, message: str) -> NoReturn:
     if message:
-        typer.echo(f"mode: {message}", err=True)
+        console.error("mode", message)
+    OUTPUT.report("mode")
     raise SystemExit(int(code))
 
 
@@ -568,7 +600,7 @@ def main(argv: list[str] | None = None) -> None:
 
         completion_init()
     try:
-        app(args=argv, prog_name="mode", standalone_mode=False)
+        code = app(args=argv, prog_name="mode", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version, completion
         raise SystemExit(exc.exit_code) from None
     except click.UsageError as exc:  # unknown verb, bad MODE, bad option: one line
@@ -582,6 +614,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(ExitCode.CONFIG_INVALID, f"invalid config: {exc}")
     except StateCorrupt as exc:
         _fail(ExitCode.STATE_CORRUPT, f"corrupt state file: {exc}")
+    except StorageError as exc:
+        _fail(ExitCode.STORAGE_FAILED, f"storage failed: {exc}")
     except BackendUnavailable as exc:
         _fail(ExitCode.BACKEND_UNAVAILABLE, str(exc))
     except LockBusy as exc:
@@ -593,7 +627,7 @@ def main(argv: list[str] | None = None) -> None:
         # session): the work and its records are done; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(int(ExitCode.ERROR)) from None
-    raise SystemExit(0)
+    _fail(code if isinstance(code, int) else 0, "")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,7 @@ class ExitCode(IntEnum):
     LOCK_BUSY = 5  # another transition holds the lock
     CONFIG_INVALID = 6  # the config file is missing or malformed
     STATE_CORRUPT = 7  # a runtime state file is truncated or not ours
+    STORAGE_FAILED = 8  # a state or audit write failed (disk full, I/O error, read-only)
     GUARD_CHECK_ERROR = 20  # a guard could not read its evidence (treated as a block)
     ROLLED_BACK = 21  # the transition failed and the prior safe state was restored
     FAILED_TRANSITION = 22  # the transition failed and the prior state could not be restored

@@ -18,7 +18,7 @@ import attrs
 from dubnium import plan as p
 from dubnium.attempt import Attempt, StepHooks
 from dubnium.audit import AuditLog
-from dubnium.backend import Backend, StateCorrupt, iso_timestamp
+from dubnium.backend import Backend, StateCorrupt, StorageError, iso_timestamp
 from dubnium.codes import ExitCode
 from dubnium.facts import HostFacts
 from dubnium.guards import GuardReport, evaluate
@@ -149,13 +149,18 @@ class Reconciler:
                 record, duration_s=round((clock.monotonic_ns() - started_ns) / 1e9, 3))
             self._finish(record)
             result = Result(record.outcome, record.exit_code, record, attempt.final)
-        except Exception:
+        except Exception as exc:
             error = AttemptRecord.begun(
                 start, outcome=Outcome.ERROR, exit_code=int(ExitCode.ERROR),
                 summary="internal error (a bug): see the trace", finished_at=self.now(),
                 trace=traceback.format_exc(limit=20))
-            self.audit.append(to_json(error))
-            lease.release()
+            if isinstance(exc, StorageError):  # not a bug: the disk (full, EIO, read-only)
+                error = attrs.evolve(error, exit_code=int(ExitCode.STORAGE_FAILED), trace=None,
+                                     summary=f"storage failed: {exc}")
+            try:
+                self.audit.append(to_json(error))  # may fail too on the same disk
+            finally:
+                lease.release()
             raise
         # A BaseException (the process being killed) skips this: the lock stays behind and
         # the next controller recovers it, as after a real crash.

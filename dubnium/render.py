@@ -155,4 +155,7 @@ def lock_text(lock: Mapping[str, Any]) -> str:
         text += f", switching to {lock['target']}"
     if lock.get("started_at"):
         text += f" since {lock['started_at']}"
+    if lock.get("stale"):
+        text += (f" (stale: held {lock.get('age_s', 0):.0f} s, over "
+                 "timeouts.lock_stale_s)")
     return text

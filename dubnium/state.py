@@ -2,15 +2,16 @@
 
 `RuntimeState` reads and writes the named files of `/run/mode-controller/` (`desired`,
 `current`, `last-transition.json`, `last-guards.json`, ... plus JSON twins) over a
-`StateStore`: `DirectoryStore` on disk (atomic writes: temp file, fsync, rename; the lock is
-an flock on the directory, so a dead holder's lock is freed by the kernel and its leftover
-record is recovered and reported), or `MemoryStore` for in-process campaigns. Called by the
+`StateStore`: `DirectoryStore` on disk (atomic writes: temp file, every byte, fsync, rename;
+only regular files are read, never through a link; the lock is an flock on a 0600 file only
+root can open, so a dead holder's lock is freed by the kernel and its leftover record is
+recovered and reported; see docs/decisions/0006-root-only-lock-file.md), or `MemoryStore` for
+in-process campaigns. Called by the
 reconciler and the CLI.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -21,9 +22,9 @@ from typing import Any, Protocol
 
 import attrs
 
-from dubnium.backend import DubniumError, StateCorrupt
+from dubnium import fsutil, strictjson
+from dubnium.backend import DubniumError, StateCorrupt, StorageError
 from dubnium.facts import SliceSettings
-from dubnium.fsutil import atomic_write
 from dubnium.modes import Mode
 from dubnium.policy import Policy
 
@@ -87,13 +88,33 @@ def _parse_holder(data: bytes | None) -> dict[str, Any]:
     if data is None:
         return {}
     try:
-        value = json.loads(data)
+        value = strictjson.loads(data, max_bytes=64 * 1024)
     except ValueError:
         return {"unparsable": data[:200].decode("utf-8", "replace")}
     return value if isinstance(value, dict) else {"unparsable": str(value)[:200]}
 
 
+def pid_alive(holder: Mapping[str, Any]) -> bool:
+    """Whether the process a holder record names still runs (signal 0: no signal sent).
+
+    A record without a usable pid is taken as alive: the reader cannot tell, and saying
+    "transitioning" is the honest answer until a writer takes the lock and recovers it.
+    """
+    pid = holder.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, as another user
+        return True
+    return True
+
+
 # ------------------------------------------------------------------ on disk
+
+LOCK_FILE = "transition.lock"  # the flock only the writer (root) can take: 0600, never read
 
 
 class _DirLease:
@@ -109,76 +130,109 @@ class _DirLease:
     def release(self) -> None:
         if self._fd < 0:
             return
-        self._store.remove(LOCK)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-        self._fd = -1
+        fd, self._fd = self._fd, -1
+        try:
+            self._store.remove(LOCK)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 class DirectoryStore:
-    """Files in one directory, written atomically; the lock is an flock on the directory."""
+    """Files in one directory (0755, whatever the umask), written atomically, read only when
+    they are regular files. The lock is an flock on `transition.lock`, a 0600 file owned by
+    the writer (root on the host): no other user can open it, so none can take or hold the
+    lock. The holder record `lock` (0644) is what readers see; they never flock, they check
+    that the process it names is alive (`alive`)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path,
+                 alive: Callable[[Mapping[str, Any]], bool] = pid_alive) -> None:
         self.path = path
+        self.alive = alive
 
     def _ensure(self) -> None:
         try:
-            self.path.mkdir(parents=True, exist_ok=True, mode=0o755)
+            fsutil.ensure_dir(self.path)
         except OSError as exc:
-            raise DubniumError(
+            raise StorageError(
                 f"cannot create state directory {self.path}: {exc.strerror}"
             ) from None
 
     def read(self, name: str) -> bytes | None:
         try:
-            return (self.path / name).read_bytes()
-        except FileNotFoundError:
-            return None
+            return fsutil.read_regular(self.path / name)
         except OSError as exc:
-            raise DubniumError(f"cannot read {self.path / name}: {exc.strerror}") from None
+            raise StateCorrupt(f"{self.path / name}: cannot read: {exc.strerror}") from None
 
     def write(self, name: str, data: bytes) -> None:
         try:
-            atomic_write(self.path / name, data)
+            fsutil.atomic_write(self.path / name, data)
         except OSError as exc:
-            raise DubniumError(f"cannot write {self.path / name}: {exc.strerror}") from None
+            raise StorageError(f"cannot write {self.path / name}: {exc.strerror}") from None
 
     def remove(self, name: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             (self.path / name).unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StorageError(f"cannot remove {self.path / name}: {exc.strerror}") from None
+
+    def _open_lock(self) -> int:
+        path = self.path / LOCK_FILE
+        try:
+            fd = fsutil.open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except PermissionError:
+            raise StorageError(f"cannot open the lock {path}: only its owner (root) may take "
+                               "it") from None
+        except OSError as exc:
+            raise StateCorrupt(f"{path}: cannot open the lock: {exc.strerror}") from None
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid():
+            os.close(fd)
+            raise StateCorrupt(f"{path}: the lock file is owned by uid {st.st_uid}, not by "
+                               f"uid {os.geteuid()}; remove it")
+        if st.st_mode & 0o777 != 0o600:
+            os.fchmod(fd, 0o600)
+        return fd
 
     def acquire(self, holder: LockHolder) -> Lease:
         self._ensure()
-        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        fd = self._open_lock()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise LockBusy(_parse_holder(self.read(LOCK))) from None
-            raise DubniumError(f"cannot lock {self.path}: {exc.strerror}") from None
-        leftover = self.read(LOCK)
-        recovered = _parse_holder(leftover) if leftover is not None else None
-        self.write(LOCK, _dump(holder.to_json()))
+                raise LockBusy(_parse_holder(self._read_record())) from None
+            raise StorageError(f"cannot lock {self.path}: {exc.strerror}") from None
+        try:
+            leftover = self._read_record()
+            recovered = _parse_holder(leftover) if leftover is not None else None
+            self.write(LOCK, _dump(holder.to_json()))
+        except BaseException:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise
         return _DirLease(self, fd, recovered)
+
+    def _read_record(self) -> bytes | None:
+        try:
+            return self.read(LOCK)
+        except StateCorrupt as exc:  # a FIFO or directory in its place: say so, not hang
+            return str(exc).encode()
 
     def update_holder(self, holder: LockHolder) -> None:
         """Rewrite the held lock's record (the boot id is known only after observing)."""
         self.write(LOCK, _dump(holder.to_json()))
 
     def lock_held(self) -> Mapping[str, Any] | None:
-        if not self.path.is_dir():
+        """The holder record when its process is alive; readers never take the lock."""
+        data = self._read_record()
+        if data is None:
             return None
-        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return _parse_holder(self.read(LOCK)) or {"pid": "?"}
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
-        finally:
-            os.close(fd)
+        record = _parse_holder(data)
+        return record if self.alive(record) else None
 
 
 # ------------------------------------------------------------------ in memory
@@ -267,9 +321,9 @@ class RuntimeState:
         if data is None:
             return None
         try:
-            value = json.loads(data)
-        except ValueError:
-            raise StateCorrupt(f"{self._name(name)}: truncated or not JSON") from None
+            value = strictjson.loads(data)
+        except ValueError as exc:
+            raise StateCorrupt(f"{self._name(name)}: truncated or not JSON ({exc})") from None
         if not isinstance(value, dict) or value.get("schema_version") != SCHEMA_VERSION:
             raise StateCorrupt(
                 f"{self._name(name)}: not a Dubnium state file (schema_version "

@@ -21,7 +21,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from dubnium.backend import BackendError, BackendUnavailable, DubniumError, StateCorrupt
+from dubnium.backend import (
+    BackendError,
+    BackendUnavailable,
+    DubniumError,
+    StateCorrupt,
+    StorageError,
+)
 from dubnium.codes import ExitCode
 from dubnium.policy import ConfigError, load_policy
 from simulator.gpu import ReleaseKind
@@ -89,6 +95,8 @@ def _errors() -> Iterator[None]:
         _fail(ExitCode.USAGE, str(exc))
     except StateCorrupt as exc:
         _fail(ExitCode.STATE_CORRUPT, str(exc))
+    except StorageError as exc:
+        _fail(ExitCode.STORAGE_FAILED, str(exc))
     except BackendUnavailable as exc:
         _fail(ExitCode.BACKEND_UNAVAILABLE, str(exc))
     except (BackendError, DubniumError, OSError) as exc:

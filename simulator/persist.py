@@ -1,7 +1,8 @@
 """The simulated world on disk, so that separate `mode` and `mode-sim` invocations drive one.
 
 `WorldFile` reads and writes `<state_dir>/sim-world.json` (schema-versioned, carrying the
-world's policy); writes are atomic (temp file in the same directory, fsync, rename). Used by
+world's policy); writes are atomic (temp file in the same directory, every byte, fsync,
+rename) and reads take only a regular file, through the strict JSON reader. Used by
 `mode-sim` (`simulator.cli`) and, through `SimSession`, by the `mode` CLI's composition root
 (`dubnium.cli`): a session loads the world once, hands out its `SimBackend`, and saves it
 after a mutating verb while holding an exclusive lock on the world.
@@ -17,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dubnium.backend import BackendUnavailable, StateCorrupt
-from dubnium.fsutil import atomic_write
+from dubnium import fsutil, strictjson
+from dubnium.backend import BackendUnavailable, StateCorrupt, StorageError
 from dubnium.policy import Policy
 from simulator.backend import SimBackend
 from simulator.trace import Recorder
@@ -41,23 +42,23 @@ class WorldFile:
     def load(self, recorder: Recorder | None = None) -> World:
         """The saved world; BackendUnavailable when none, StateCorrupt when unreadable."""
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BackendUnavailable(
-                f"no simulated world at {self.path}; run mode-sim create"
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StateCorrupt(f"{self.path}: cannot read the simulated world: {exc}") from None
+            raw = fsutil.read_regular(self.path)
+        except OSError as exc:
+            raise StateCorrupt(f"{self.path}: cannot read the simulated world: "
+                               f"{exc.strerror or exc}") from None
+        if raw is None:
+            raise BackendUnavailable(f"no simulated world at {self.path}; run mode-sim create")
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            data = strictjson.loads(raw)
+        except ValueError as exc:
             raise StateCorrupt(
-                f"{self.path}: not a simulated world (invalid JSON at line {exc.lineno}, "
-                f"column {exc.colno}); recreate it with mode-sim create --force"
+                f"{self.path}: not a simulated world ({exc}); recreate it with "
+                "mode-sim create --force"
             ) from None
         try:
             return World.from_json(data, recorder)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+                OverflowError) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
             detail = detail.splitlines()[0] if detail else type(exc).__name__
             raise StateCorrupt(
@@ -66,15 +67,26 @@ class WorldFile:
             ) from None
 
     def save(self, world: World) -> None:
-        """Write atomically: a temp file in the same directory, fsync, rename, fsync the dir."""
+        """Write atomically: a temp file in the same directory, every byte, fsync, rename,
+        fsync the dir. StorageError (the old file intact) when the disk refuses."""
         data = json.dumps(world.to_json(), sort_keys=True, separators=(",", ":"))
-        atomic_write(self.path, (data + "\n").encode())
+        try:
+            fsutil.atomic_write(self.path, (data + "\n").encode())
+        except OSError as exc:
+            raise StorageError(f"cannot save the simulated world {self.path}: "
+                               f"{exc.strerror or exc}") from None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold an exclusive lock on the world (blocks while another process holds it)."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        path = self.state_dir / LOCK_FILE
+        try:
+            fsutil.ensure_dir(self.state_dir)
+            fd = fsutil.open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except fsutil.NotRegularFile as exc:
+            raise StateCorrupt(f"{path}: {exc.strerror}; remove it") from None
+        except OSError as exc:
+            raise StorageError(f"cannot open {path}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import attrs
 import pytest
 
 from dubnium.backend import StateCorrupt
@@ -51,10 +53,11 @@ def test_writes_leave_no_temporary_files(tmp_path: Path) -> None:
 def test_second_holder_is_refused_while_the_first_holds(tmp_path: Path) -> None:
     """At most one transition holds the lock; the refusal names the holder."""
     store = DirectoryStore(tmp_path)
-    lease = store.acquire(HOLDER)
-    with pytest.raises(LockBusy, match="pid 4242"):
+    live = attrs.evolve(HOLDER, pid=os.getpid())  # readers check the holder is alive
+    lease = store.acquire(live)
+    with pytest.raises(LockBusy, match=f"pid {os.getpid()}"):
         DirectoryStore(tmp_path).acquire(HOLDER)
-    assert DirectoryStore(tmp_path).lock_held() == HOLDER.to_json()
+    assert DirectoryStore(tmp_path).lock_held() == live.to_json()
     lease.release()
     assert DirectoryStore(tmp_path).lock_held() is None
 
