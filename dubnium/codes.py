@@ -53,3 +53,10 @@ class ExitCode(IntEnum):
     EVIDENCE_UNAVAILABLE = 25  # `mode current`: some evidence could not be read (see why)
     DIVERGED = 26  # `mode status --check`: the observed state is not the desired mode
     CANCELLED = 27  # the owner said no, or cancelled during the grace period: host untouched
+
+
+# The exits of `mode current` that report an observation honestly (the observer unit,
+# mode-observe.service, counts each as success; nixos/units/dubnium.nix SuccessExitStatus).
+CURRENT_OBSERVATION_EXITS: frozenset[ExitCode] = frozenset({
+    ExitCode.OK, ExitCode.DEGRADED, ExitCode.NOT_CONVERGED, ExitCode.EVIDENCE_UNAVAILABLE,
+})

@@ -14,6 +14,7 @@
     computeGpus = [ 0 ];
     plannedGpuCount = 1;
     desktopAiGpus = [ ];
+    cudaCapabilities = [ ];
   };
 
   capabilityPlacement = {
@@ -24,6 +25,7 @@
   vllm = {
     enable = false;
     model = null;
+    cudaSupport = true;
     extraArgs = [ ];
     memoryPerGpuMiB = 20480;
     host = "127.0.0.1";

@@ -3,7 +3,9 @@
 # arguments of the profile the controller wrote into the EnvironmentFile, refuses to start
 # without a known profile (exit 64), and execs `vllm serve`. Pure, so tests/nix/ can run it
 # with a stand-in vllm and check the exact command line.
-{ vllm, model, host, port, extraArgs, profiles, profilePath }:
+# `model` is the local directory (nixos/lib/model-path.nix); clients keep using the id
+# (`servedModelName`), and nothing is downloaded (HF_HUB_OFFLINE in vllm.service).
+{ vllm, model, servedModelName ? model, host, port, extraArgs, profiles, profilePath }:
 let
   quote = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString s) + "'";
   quoteAll = xs: builtins.concatStringsSep " " (map quote xs);
@@ -22,7 +24,8 @@ in
       echo "dubnium-vllm: unknown profile '$profile' in ${profilePath} (known: ${known})" >&2
       exit 64 ;;
   esac
-  exec ${quote vllm} serve ${quote model} --host ${quote host} --port ${quote port} \
+  exec ${quote vllm} serve ${quote model} --served-model-name ${quote servedModelName} \
+    --host ${quote host} --port ${quote port} \
     --tensor-parallel-size "''${DUBNIUM_TENSOR_PARALLEL_SIZE:-1}" \
     ${quoteAll extraArgs} "''${profile_args[@]}"
 ''

@@ -3,6 +3,26 @@
 # of dubnium.package). Includes the host extras: pystemd (systemd/logind over D-Bus) and
 # nvidia-ml-py (NVML).
 { lib, python3Packages, src ? lib.cleanSource ../.. }:
+let
+  # pyproject.toml asks for typer < 0.25: the CLI is click code (click.Choice, click.Group,
+  # click.UsageError), and typer 0.25+ vendors a reduced click without them (measured: 5 CLI
+  # tests fail on typer 0.26.8; 0.27+ also imports pydantic at every start). nixpkgs ships
+  # typer 0.26, which nixpkgs' runtime dependency check would refuse, and relaxing the bound
+  # would ship a CLI that cannot start (`import click`). So this package gets typer 0.24.2
+  # (PyPI sdist; sha256 as PyPI lists it) with click, for itself only. tests/nix/test_package.py
+  # checks the version chosen here against pyproject's bound.
+  typer = python3Packages.typer.overridePythonAttrs (old: rec {
+    version = "0.24.2";
+    src = python3Packages.fetchPypi {
+      pname = "typer";
+      inherit version;
+      hash = "sha256-7AcNz8oUCOhe4gPGNlAB6BjDt//+aG/Qf/LWgJXKBIA=";
+    };
+    dependencies = (old.dependencies or [ ]) ++ [ python3Packages.click ];
+    # nixpkgs' test suite for typer is that of its own version.
+    doCheck = false;
+  });
+in
 python3Packages.buildPythonApplication {
   pname = "mode-tools";
   version = "0.1.0";
@@ -16,7 +36,7 @@ python3Packages.buildPythonApplication {
 
   dependencies = [
     python3Packages.attrs
-    python3Packages.typer
+    typer
     python3Packages.click
     python3Packages.rich
     # the `host` extra of pyproject.toml

@@ -32,7 +32,8 @@ let
     ProtectKernelTunables = true;
     ProtectProc = "invisible";
     ProtectSystem = "strict";
-    ReadWritePaths = [ "-${p.vllm.modelStore}" ];
+    # Writable: only StateDirectory= and CacheDirectory= (ProtectSystem=strict); the model
+    # store is read-only to vLLM (the owner seeds it).
     RemoveIPC = true;
     RestrictNamespaces = true;
     RestrictRealtime = true;
@@ -127,8 +128,9 @@ in
     serviceConfig = {
       Type = "oneshot";
       ExecStart = "${p.exec.mode} current --refresh";
-      # 24: not converged, 25: evidence unavailable; both are honest observations.
-      SuccessExitStatus = [ 24 25 ];
+      # 23: degraded-compute, 24: not converged, 25: evidence unavailable; all are honest
+      # observations (dubnium/codes.py CURRENT_OBSERVATION_EXITS), not a failed observer.
+      SuccessExitStatus = [ 23 24 25 ];
       TimeoutStartSec = "1min";
     };
   };
@@ -158,9 +160,18 @@ in
       # Written by the controller before it starts this unit: CUDA_VISIBLE_DEVICES (GPU
       # UUIDs), DUBNIUM_TENSOR_PARALLEL_SIZE and DUBNIUM_VLLM_PROFILE.
       EnvironmentFile = "-${p.stateDir}/vllm-profile.env";
+      # The model is a local path in the model store (seeded, docs/runbooks/model-seeding.md)
+      # and the hub is offline, so a compute switch never downloads; vllmReadySec bounds
+      # loading only. Every cache lives under CacheDirectory, HOME under StateDirectory.
       Environment = [
-        "HF_HOME=${p.vllm.modelStore}"
+        "HOME=${p.vllm.stateDir}"
+        "HF_HOME=${p.vllm.stateDir}/huggingface"
+        "HF_HUB_OFFLINE=1"
+        "TRANSFORMERS_OFFLINE=1"
         "XDG_CACHE_HOME=${p.vllm.cacheDir}"
+        "VLLM_CACHE_ROOT=${p.vllm.cacheDir}/vllm"
+        "TRITON_CACHE_DIR=${p.vllm.cacheDir}/triton"
+        "TORCHINDUCTOR_CACHE_DIR=${p.vllm.cacheDir}/torchinductor"
         "VLLM_NO_USAGE_STATS=1"
         "DO_NOT_TRACK=1"
       ];
@@ -169,7 +180,10 @@ in
       Restart = "on-failure";
       RestartSec = "10s";
       TimeoutStopSec = "90s";
-      CacheDirectory = "vllm";
+      StateDirectory = baseNameOf p.vllm.stateDir;
+      StateDirectoryMode = "0750";
+      CacheDirectory = baseNameOf p.vllm.cacheDir;
+      CacheDirectoryMode = "0750";
     }
     // (if p.vllm.user == null then { } else { User = p.vllm.user; Group = p.vllm.user; })
     // (if p.vllm.hardening then hardening else { });

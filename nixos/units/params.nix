@@ -34,7 +34,11 @@
     user = null;
     # Sandboxing in the manner of nixpkgs' ollama module (with the NVIDIA device allowances).
     hardening = true;
+    # Model weights, seeded by the owner (docs/runbooks/model-seeding.md); vLLM only reads it.
     modelStore = "/var/lib/dubnium/models";
+    # vLLM's own writable places: StateDirectory=vllm (HOME, Hugging Face's token and
+    # metadata) and CacheDirectory=vllm (Triton, torch.compile, vLLM's caches).
+    stateDir = "/var/lib/vllm";
     cacheDir = "/var/cache/vllm";
   };
 

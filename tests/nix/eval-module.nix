@@ -50,6 +50,7 @@ let
       # Not checked here: only their values are kept.
       services = free; hardware = free; programs = free; security = free; users = free;
       boot = free; networking = free; fileSystems = free; nixpkgs = free; system = free;
+      nix = free;
       assertions = mkOption { type = types.listOf types.unspecified; default = [ ]; };
       warnings = mkOption { type = types.listOf types.str; default = [ ]; };
       environment.etc = mkOption {
@@ -100,6 +101,11 @@ in
   systemPackages = map (p: p.name) config.environment.systemPackages;
   vllmLauncher = if config.dubnium.enable then config.dubnium.internal.unitParams.exec.vllm or null else null;
   users = builtins.attrNames (config.users.users or { });
+  # what the example host and the workloads set outside dubnium.* (free-form stubs above)
+  userSettings = config.users.users or { };
+  nixSettings = config.nix.settings or { };
+  openssh = config.services.openssh or { };
+  nixpkgsConfig = config.nixpkgs.config or { };
   # every option declared under dubnium.*, with its default, for docs/nixos.md
   options = lib.mapAttrs (_: o: o.defaultText or o.default or null)
     (lib.filterAttrs (_: o: !(o.internal or false))

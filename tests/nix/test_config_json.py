@@ -157,7 +157,8 @@ def launcher(tmp_path: Path) -> Path:
     fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
     fake.chmod(0o755)
     text = eval_json(
-        f"import {NIX_LIB}/vllm-launcher.nix {{ vllm = \"{fake}\"; model = \"Q/w\"; "
+        f"import {NIX_LIB}/vllm-launcher.nix {{ vllm = \"{fake}\"; "
+        'model = "/var/lib/dubnium/models/Q/w"; servedModelName = "Q/w"; '
         'host = "127.0.0.1"; port = 8000; extraArgs = [ "--enforce-eager" "it\'s" ]; '
         'profiles = { compute.extraArgs = [ ]; degraded.extraArgs = [ "--x" "0.6" ]; }; '
         'profilePath = "/run/mode-controller/vllm-profile.env"; }'
@@ -171,13 +172,15 @@ def launcher(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("profile", "extra"), [("compute", []), ("degraded", ["--x", "0.6"])])
 def test_launcher_serves_the_profile(tmp_path: Path, profile: str, extra: list[str]) -> None:
-    """The launcher runs `vllm serve` with the tensor-parallel size and profile arguments."""
+    """The launcher runs `vllm serve` on the model's local directory (served under its id)
+    with the tensor-parallel size and profile arguments."""
     env = {**os.environ, "DUBNIUM_VLLM_PROFILE": profile, "DUBNIUM_TENSOR_PARALLEL_SIZE": "2"}
     done = subprocess.run(
         [launcher(tmp_path)], capture_output=True, text=True, env=env, check=False
     )
-    assert (0, ["serve", "Q/w", "--host", "127.0.0.1", "--port", "8000",
-                "--tensor-parallel-size", "2", "--enforce-eager", "it's", *extra]) == (
+    assert (0, ["serve", "/var/lib/dubnium/models/Q/w", "--served-model-name", "Q/w",
+                "--host", "127.0.0.1", "--port", "8000", "--tensor-parallel-size", "2",
+                "--enforce-eager", "it's", *extra]) == (
         done.returncode, done.stdout.splitlines())
 
 

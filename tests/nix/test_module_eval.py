@@ -78,6 +78,41 @@ def test_module_installs_the_pure_unit_graph() -> None:
                               units["services"]["mode-boot"]["restartIfChanged"])
 
 
+def test_vllm_home_is_not_the_model_store() -> None:
+    """The vllm user's home is its StateDirectory, so nothing it caches lands among the
+    weights in the model store."""
+    assert "/var/lib/vllm" == evaluate()["userSettings"]["vllm"]["home"]
+
+
+def test_vllm_is_a_cuda_build_for_the_configured_gpus() -> None:
+    """With vLLM enabled nixpkgs is configured with cudaSupport (pkgs.vllm is a CPU build
+    otherwise), and the GPUs' capabilities from dubnium.hardware.cudaCapabilities."""
+    default = evaluate()["nixpkgsConfig"]
+    chosen = evaluate({"dubnium": {"hardware": {"cudaCapabilities": ["8.9"]}}})["nixpkgsConfig"]
+    off = evaluate({"dubnium": {"vllm": {"cudaSupport": False}}})["nixpkgsConfig"]
+    assert ((True, None), (True, ["8.9"]), (None, None)) == tuple(
+        (c.get("cudaSupport"), c.get("cudaCapabilities")) for c in (default, chosen, off))
+
+
+def test_example_host_enables_flakes_and_hardens_ssh() -> None:
+    """The example host: flakes on (nixos-rebuild --flake), SSH by key only, no root login."""
+    result = evaluate()
+    ssh = result["openssh"]["settings"]
+    assert (["nix-command", "flakes"], False, False, "no") == (
+        result["nixSettings"]["experimental-features"], ssh["PasswordAuthentication"],
+        ssh["KbdInteractiveAuthentication"], ssh["PermitRootLogin"])
+
+
+def test_example_host_owner_password_step_is_documented() -> None:
+    """The wheel user (who runs `sudo mode request`) gets its password from a hash file, and
+    the first-switch runbook shows how to write that very file."""
+    owner = evaluate()["userSettings"]["owner"]
+    runbook = (REPO / "docs" / "runbooks" / "first-switch.md").read_text(encoding="utf-8")
+    step = f"mkpasswd -m yescrypt | sudo tee {owner.get('hashedPasswordFile')}"
+    assert (True, True) == ("wheel" in owner["extraGroups"],
+                            "hashedPasswordFile" in owner and step in runbook)
+
+
 def test_broken_host_fails_its_assertion() -> None:
     """A display GPU that is not present fails evaluation's assertions with the message."""
     result = evaluate({"dubnium": {"enable": True, "hardware": {"displayGpu": 1}}},

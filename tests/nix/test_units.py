@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dubnium.codes import CURRENT_OBSERVATION_EXITS, ExitCode
 from tests.nix.nixtools import (
     RENDER_UNITS,
     REPO,
@@ -66,6 +67,21 @@ def test_vllm_is_compute_only_in_ai_slice_with_the_profile_file() -> None:
         service["Slice"], service["EnvironmentFile"])
 
 
+def test_vllm_caches_live_in_its_own_directories_and_the_hub_is_offline() -> None:
+    """vllm.service's HOME and every cache variable point under its StateDirectory or
+    CacheDirectory, never into the model store, and Hugging Face is offline."""
+    service = graph()["vllm.service"]["serviceConfig"]
+    env = dict(item.split("=", 1) for item in service["Environment"])
+    places = {k: v for k, v in env.items()
+              if k == "HOME" or k.endswith(("_HOME", "_CACHE_DIR", "_CACHE_ROOT"))}
+    roots = (f"/var/lib/{service['StateDirectory']}", f"/var/cache/{service['CacheDirectory']}")
+    assert ({}, "1", "1") == (
+        {k: v for k, v in places.items() if not v.startswith(roots)},
+        env.get("HF_HUB_OFFLINE"), env.get("TRANSFORMERS_OFFLINE"))
+    wanted = {"HOME", "HF_HOME", "XDG_CACHE_HOME", "TRITON_CACHE_DIR", "VLLM_CACHE_ROOT"}
+    assert wanted == wanted & set(places)
+
+
 def test_vllm_absent_when_disabled() -> None:
     """With vLLM disabled the graph has no vllm.service and nothing wants it."""
     g = graph({"vllm": {"enable": False}})
@@ -93,6 +109,14 @@ def test_controller_units_survive_isolate() -> None:
     controller = g["mode-controller@.service"]["serviceConfig"]
     assert "/opt/mode --backend host request %i" == controller["ExecStart"]
     assert "/opt/mode --backend host boot" == g["mode-boot.service"]["serviceConfig"]["ExecStart"]
+
+
+def test_observer_accepts_every_honest_observation_exit() -> None:
+    """mode-observe.service (`mode current --refresh`) counts every exit that is an honest
+    observation as success: degraded (23), not converged (24), evidence unavailable (25)."""
+    observer = graph()["mode-observe.service"]["serviceConfig"]
+    expected = sorted(int(c) for c in CURRENT_OBSERVATION_EXITS if c is not ExitCode.OK)
+    assert expected == sorted(observer["SuccessExitStatus"])
 
 
 def test_unit_names_match_the_policy_defaults() -> None:
@@ -169,5 +193,5 @@ def test_renderer_writes_nixos_like_unit_text(tmp_path: Path) -> None:
     compute = (tmp_path / "compute.target").read_text()
     assert "Conflicts=graphical.target desktop.target\n" in compute
     vllm = (tmp_path / "vllm.service").read_text()
-    assert "Environment=HF_HOME=/var/lib/dubnium/models\nEnvironment=XDG_CACHE_HOME=" in vllm
+    assert "Environment=HOME=/var/lib/vllm\nEnvironment=HF_HOME=/var/lib/vllm/huggingface\n" in vllm
     assert tmp_path / "vllm.service" in files

@@ -110,6 +110,17 @@ in
         example = 2;
         description = "How many GPUs the host is planned to have; more than present gives a warning, not an error.";
       };
+      cudaCapabilities = mkOption {
+        type = types.listOf (types.strMatching "[0-9]+\\.[0-9]+[a-z]?");
+        default = d.hardware.cudaCapabilities;
+        example = [ "8.9" ];
+        description = ''
+          CUDA compute capabilities of the GPUs (`nvidia-smi --query-gpu=compute_cap
+          --format=csv`). With dubnium.vllm.cudaSupport they become nixpkgs'
+          `config.cudaCapabilities`, so torch and vLLM are compiled for these GPUs only; empty
+          (default) keeps nixpkgs' default set, which the CUDA binary cache holds.
+        '';
+      };
       desktopAiGpus = mkOption {
         type = gpuList;
         default = d.hardware.desktopAiGpus;
@@ -140,7 +151,21 @@ in
         type = types.nullOr types.str;
         default = d.vllm.model;
         example = "Qwen/Qwen2.5-Coder-14B-Instruct";
-        description = "Model to serve (a Hugging Face id resolved under the model store, or a path).";
+        description = ''
+          Model to serve: a Hugging Face id, served from the directory of that name in the
+          model store (`<modelStore>/Org/Name`, seeded by docs/runbooks/model-seeding.md), or
+          an absolute path. vLLM never downloads it (HF_HUB_OFFLINE); the `model_present`
+          guard refuses compute while it is not there.
+        '';
+      };
+      cudaSupport = mkOption {
+        type = types.bool;
+        default = d.vllm.cudaSupport;
+        description = ''
+          Configure nixpkgs with `cudaSupport` (and dubnium.hardware.cudaCapabilities) so the
+          vLLM package and torch are CUDA builds; without it pkgs.vllm runs on the CPU. See
+          docs/nixos.md "CUDA" for the binary cache and the build cost.
+        '';
       };
       extraArgs = mkOption {
         type = types.listOf types.str;
@@ -303,7 +328,7 @@ in
       modelStore = mkOption {
         type = absolutePath;
         default = d.paths.modelStore;
-        description = "Model weights, outside Git and the Nix store (vLLM's HF_HOME).";
+        description = "Model weights, outside Git and the Nix store, seeded by the owner (docs/runbooks/model-seeding.md); read-only to vLLM.";
       };
     };
 

@@ -9,7 +9,8 @@ let
   cfg = config.dubnium;
   json = pkgs.formats.json { };
   runtimeFiles = import ../../lib/runtime-files.nix cfg;
-  modelOwner = if cfg.vllm.enable then "vllm" else "root";
+  # Seeded by root (docs/runbooks/model-seeding.md); vLLM reads it through its group.
+  modelGroup = if cfg.vllm.enable then "vllm" else "root";
 in
 {
   config = mkIf cfg.enable {
@@ -19,7 +20,7 @@ in
     systemd.tmpfiles.rules = [
       "d ${cfg.paths.stateDir} 0755 root root - -"
       "d ${dirOf cfg.paths.auditLog} 0750 root root - -"
-      "d ${cfg.paths.modelStore} 0750 ${modelOwner} ${modelOwner} - -"
+      "d ${cfg.paths.modelStore} 0750 root ${modelGroup} - -"
     ] ++ lib.mapAttrsToList
       (name: value: "L+ ${cfg.paths.stateDir}/${name} - - - - ${json.generate "dubnium-${name}" value}")
       runtimeFiles;

@@ -1,14 +1,23 @@
 # vLLM, compute-only (seed 002 "Service Layout"): vllm.service is wanted by and PartOf
 # compute.target, runs in ai.slice under a dedicated system user, reads the profile the
 # controller writes (CUDA_VISIBLE_DEVICES by GPU UUID, tensor-parallel size, profile name),
-# keeps weights in the model store outside the Nix store, and is sandboxed in the manner of
-# nixpkgs' ollama module with the NVIDIA devices allowed (nixos/units/dubnium.nix).
+# serves the model from its local directory in the model store (seeded by the owner,
+# docs/runbooks/model-seeding.md; the hub is offline), keeps its home and caches in its own
+# StateDirectory/CacheDirectory, and is sandboxed in the manner of nixpkgs' ollama module with
+# the NVIDIA devices allowed (nixos/units/dubnium.nix).
+#
+# CUDA: with dubnium.vllm.cudaSupport (default) nixpkgs is configured with cudaSupport and,
+# when dubnium.hardware.cudaCapabilities is set, those capabilities, so torch and vLLM are
+# built for the GPUs (docs/nixos.md "CUDA": the binary cache and the build cost).
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkIf mkMerge;
   cfg = config.dubnium;
   pick = import ../dubnium/unit-lib.nix cfg;
   profilePath = "${cfg.paths.stateDir}/vllm-profile.env";
+  params = import ../../units/params.nix;
+  # An id (Org/Name) is a directory of that name in the model store; a path is itself.
+  modelPath = (import ../../lib/model-path.nix) cfg.paths.modelStore cfg.vllm.model;
 
   # Chooses the profile's arguments, refuses to start without a profile (the controller
   # writes it before starting the unit), then execs `vllm serve` (nixos/lib/vllm-launcher.nix).
@@ -17,7 +26,8 @@ let
     text = import ../../lib/vllm-launcher.nix {
       vllm = lib.getExe' cfg.vllm.package "vllm";
       inherit (cfg.vllm) host port extraArgs profiles;
-      model = toString cfg.vllm.model;
+      model = modelPath;
+      servedModelName = toString cfg.vllm.model;
       inherit profilePath;
     };
   };
@@ -39,10 +49,19 @@ in
       users.users.vllm = {
         isSystemUser = true;
         group = "vllm";
-        home = cfg.paths.modelStore;
+        # Its StateDirectory (created by systemd), not the model store: caches and the hub's
+        # metadata must not land among the weights.
+        home = params.vllm.stateDir;
         description = "vLLM (Dubnium compute mode)";
       };
       users.groups.vllm = { };
     }
+    (mkIf cfg.vllm.cudaSupport {
+      nixpkgs.config = {
+        cudaSupport = lib.mkDefault true;
+      } // lib.optionalAttrs (cfg.hardware.cudaCapabilities != [ ]) {
+        cudaCapabilities = lib.mkDefault cfg.hardware.cudaCapabilities;
+      };
+    })
   ]);
 }
