@@ -39,6 +39,7 @@ from dubnium.facts import Unavailable
 from dubnium.fsutil import atomic_write
 from dubnium.guards import GuardReport
 from dubnium.history import HistoryQuery, QueryError
+from dubnium.idlecli import idle_app
 from dubnium.journal_entries import JournalReporter
 from dubnium.modes import Mode
 from dubnium.observe import Observation
@@ -61,6 +62,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(idle_app, name="idle")
 
 
 class _Exit(Exception):

@@ -14,6 +14,7 @@ import attrs
 from dubnium.audit import AuditLog
 from dubnium.backend import Backend, StateCorrupt
 from dubnium.facts import Unavailable
+from dubnium.idle import IdleSource, hint_problems
 from dubnium.policy import Policy
 from dubnium.state import RuntimeState
 
@@ -51,6 +52,8 @@ def diagnose(backend: Backend, policy: Policy, runtime: RuntimeState, audit: Aud
     }
     missing = facts.unavailable()
     problems += [f"{k} unavailable: {v}" for k, v in missing.items()]
+    if isinstance(backend, IdleSource):  # idle automation needs sessions that set IdleHint
+        problems += hint_problems(backend.idle_facts(), policy.idle.enable)
     if seen is not None and not topology["matches"]:
         problems.append(f"GPU topology: configured {topology['configured_present']}, seen {seen}")
     evidence = {k: ("unavailable: " + missing[k]) if k in missing else "ok"

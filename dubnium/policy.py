@@ -9,6 +9,7 @@ Called by the CLI (composition root); the rest of the domain receives a `Policy`
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,6 +125,23 @@ class ProcessNames:
 
 
 @attrs.frozen
+class Idle:
+    """Idle automation (`mode idle`, dubnium.idle): when to request compute by itself."""
+
+    enable: bool = False
+    after_s: float = 1800.0  # every idle condition held this long
+    cooldown_s: float = 3600.0  # no promotion this long after a return to desktop
+    poll_interval_s: float = 30.0
+    inhibitor_kinds: tuple[str, ...] = ("idle", "sleep")  # logind "what" kinds that block
+    exclusive_apps: tuple[str, ...] = ()  # process names (comm) that block
+    load_per_core_max: float = 0.5
+    windows: tuple[str, ...] = ()  # "HH:MM-HH:MM" (local time; may wrap midnight); () = always
+    days: tuple[str, ...] = ()  # mon..sun; () = every day
+    timezone: str = "UTC"
+    wake_on: tuple[str, ...] = ("key", "login", "command")
+
+
+@attrs.frozen
 class Paths:
     state_dir: str = "/run/mode-controller"
     audit_log: str = "/var/lib/mode-controller/events.jsonl"
@@ -167,6 +185,7 @@ class Policy:
     timeouts: Timeouts = Timeouts()
     processes: ProcessNames = ProcessNames()
     paths: Paths = Paths()
+    idle: Idle = Idle()
 
     @property
     def two_gpu(self) -> bool:
@@ -215,6 +234,8 @@ class Policy:
             "timeouts": attrs.asdict(self.timeouts),
             "processes": {k: list(v) for k, v in attrs.asdict(self.processes).items()},
             "paths": attrs.asdict(self.paths),
+            "idle": {k: list(v) if isinstance(v, tuple) else v
+                     for k, v in attrs.asdict(self.idle).items()},
         }
 
 
@@ -488,6 +509,8 @@ def load_policy_data(data: object) -> Policy:
         for f in attrs.fields(Paths)
     })
     pa.finish()
+
+    idle = _idle(top.section("idle"), d.idle)
     top.finish()
 
     return Policy(
@@ -504,7 +527,53 @@ def load_policy_data(data: object) -> Policy:
         timeouts=timeouts,
         processes=processes,
         paths=paths,
+        idle=idle,
     )
+
+
+IDLE_KINDS = ("idle", "sleep", "shutdown", "handle-lid-switch", "handle-power-key",
+              "handle-suspend-key", "handle-hibernate-key")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WAKE_SOURCES = ("key", "login", "command")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _window(value: object, key: str) -> str:
+    text = _str(value, key)
+    if not _WINDOW.match(text) or text[:5] == text[6:]:
+        raise ConfigError(f"{key}: expected \"HH:MM-HH:MM\" (two different times), "
+                          f"got {_kind(value)}")
+    return text
+
+
+def _timezone(value: object, key: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = _str(value, key)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key}: unknown time zone {text!r}") from None
+    return text
+
+
+def _idle(r: _Reader, d: Idle) -> Idle:
+    idle = Idle(
+        enable=r.get("enable", _bool, d.enable),
+        after_s=r.get("after_s", _number(), d.after_s),
+        cooldown_s=r.get("cooldown_s", _number(), d.cooldown_s),
+        poll_interval_s=r.get("poll_interval_s", _number(0.1), d.poll_interval_s),
+        inhibitor_kinds=r.get("inhibitor_kinds", _list(_choice(*IDLE_KINDS)),
+                              d.inhibitor_kinds),
+        exclusive_apps=r.get("exclusive_apps", _list(_str), d.exclusive_apps),
+        load_per_core_max=r.get("load_per_core_max", _number(), d.load_per_core_max),
+        windows=r.get("windows", _list(_window), d.windows),
+        days=r.get("days", _list(_choice(*DAYS)), d.days),
+        timezone=r.get("timezone", _timezone, d.timezone),
+        wake_on=r.get("wake_on", _list(_choice(*WAKE_SOURCES)), d.wake_on),
+    )
+    r.finish()
+    return idle
 
 
 def _absolute_path(value: object, key: str) -> str:

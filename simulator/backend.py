@@ -19,6 +19,7 @@ import attrs
 
 from dubnium.backend import BackendError, Clock
 from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
+from dubnium.idle import IdleFacts
 from simulator.clock import PacedClock
 from simulator.world import FaultEffect, World
 
@@ -73,6 +74,13 @@ class SimBackend:
         missing: dict[str, Any] = {group: Unavailable(reason)
                                    for group, reason in w.unavailable.items()}
         return attrs.evolve(facts, **missing)
+
+    def idle_facts(self) -> IdleFacts:
+        """Idle hints, inhibitor locks and the last console key (`dubnium.idle.IdleSource`)."""
+        facts = self.world.seat.facts()
+        if "sessions" in self.world.unavailable:
+            facts = attrs.evolve(facts, sessions=Unavailable(self.world.unavailable["sessions"]))
+        return facts
 
     # ----------------------------------------------------------------- actions
 

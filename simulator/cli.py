@@ -51,8 +51,11 @@ job_app = typer.Typer(help="Long-running user jobs (builds).", no_args_is_help=T
 gpu_app = typer.Typer(help="GPU behaviour.", no_args_is_help=True)
 load_app = typer.Typer(help="CPU load.", no_args_is_help=True)
 memory_app = typer.Typer(help="RAM.", no_args_is_help=True)
-for _name, _sub in (("audio", audio_app), ("jack", jack_app), ("reaper", reaper_app),
-                    ("session", session_app), ("job", job_app), ("gpu", gpu_app),
+seat_app = typer.Typer(help="The seat's idle side: idle hints, inhibitor locks, console keys, "
+                            "applications (idle automation).", no_args_is_help=True)
+for _name, _sub in (("seat", seat_app), ("audio", audio_app), ("jack", jack_app),
+                    ("reaper", reaper_app), ("session", session_app), ("job", job_app),
+                    ("gpu", gpu_app),
                     ("load", load_app), ("memory", memory_app)):
     app.add_typer(_sub, name=_name)
 
@@ -279,6 +282,70 @@ def memory_set(ctx: typer.Context, available_mib: int) -> None:
     def act(w: World) -> str:
         w.set_memory(available_mib)
         return f"{w.host.memory.available_mib} MiB of {w.host.memory.total_mib} available"
+
+    _change(ctx, act)
+
+
+@seat_app.command("idle-hint")
+def seat_idle_hint(
+    ctx: typer.Context,
+    value: Annotated[str, typer.Argument(metavar="on|off")],
+    session: Annotated[str | None, typer.Option(help="One session (default: every "
+                                                     "graphical one).")] = None,
+) -> None:
+    """The idle daemon sets (on) or input clears (off) logind's IdleHint."""
+    if value not in ("on", "off"):
+        _fail(ExitCode.USAGE, f"idle-hint takes on or off, not {value!r}")
+    _change(ctx, lambda w: f"IdleHint={'yes' if value == 'on' else 'no'} on session(s) "
+                           f"{', '.join(w.seat.set_idle_hint(value == 'on', session))}")
+
+
+@seat_app.command("inhibit")
+def seat_inhibit(
+    ctx: typer.Context,
+    who: Annotated[str, typer.Argument(help="The holder's name (systemd-inhibit --who).")],
+    what: Annotated[str, typer.Option(help="Kinds, colon-separated: idle, sleep, "
+                                           "shutdown...")] = "idle",
+    why: Annotated[str, typer.Option()] = "",
+    mode: Annotated[str, typer.Option(help="block or delay")] = "block",
+) -> None:
+    """WHO takes a logind inhibitor lock (like `systemd-inhibit --what=idle sleep 600`)."""
+    _change(ctx, lambda w: f"{who} holds {what} ({mode}), pid "
+                           f"{w.seat.take_inhibitor(what, who, why, mode)}")
+
+
+@seat_app.command("release")
+def seat_release(ctx: typer.Context, who: str) -> None:
+    """WHO releases its inhibitor locks."""
+    def act(w: World) -> str:
+        w.seat.release_inhibitor(who)
+        return f"{who} released its inhibitor locks"
+
+    _change(ctx, act)
+
+
+@seat_app.command("key")
+def seat_key(ctx: typer.Context) -> None:
+    """Someone presses a key at the seat (console tty; clears graphical idle hints)."""
+    def act(w: World) -> str:
+        w.seat.press_key()
+        return f"key pressed at t = {w.now_ns / 1e9:.3f} s"
+
+    _change(ctx, act)
+
+
+@seat_app.command("app-start")
+def seat_app_start(ctx: typer.Context, comm: str) -> None:
+    """An application (e.g. an exclusive one: a game, REAPER) starts."""
+    _change(ctx, lambda w: f"{comm} started, pid {w.seat.start_app(comm)}")
+
+
+@seat_app.command("app-stop")
+def seat_app_stop(ctx: typer.Context, comm: str) -> None:
+    """The application COMM exits."""
+    def act(w: World) -> str:
+        w.seat.stop_app(comm)
+        return f"{comm} stopped"
 
     _change(ctx, act)
 

@@ -30,6 +30,7 @@ class ProcessRole(StrEnum):
     JACK = "jack"
     REAPER = "reaper"
     JOB = "job"
+    APP = "app"  # an application (exclusive ones block idle automation), a lock holder
 
 
 @attrs.define

@@ -46,6 +46,7 @@ from simulator.logind import SESSION_EXIT, Logind, Session, SessionBehaviour
 from simulator.pipewire import Pipewire
 from simulator.processes import OWNER_UID, Process, ProcessRole, ProcessTable
 from simulator.rng import Streams, derive
+from simulator.seat import Seat
 from simulator.systemd import (
     JOB_DONE,
     JobType,
@@ -132,6 +133,7 @@ class World:
         self.notifications: list[dict[str, Any]] = []
         self.unavailable: dict[str, str] = {}
         self.action_faults: list[ActionFault] = []
+        self.seat = Seat(self)  # idle hints, inhibitor locks, console keys (idle automation)
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             JOB_DONE: lambda a: self.systemd.on_job_done(int(a["job"])),
             AUTOLOGIN: lambda a: self._autologin(),
@@ -198,6 +200,7 @@ class World:
         self.logind.sessions.clear()
         self.logind.changed()
         self.processes.clear()
+        self.seat.clear()
         self.audio.clear()
         for gpu in self.gpus.values():
             gpu.clear()
@@ -663,6 +666,7 @@ class World:
             "notifications": list(self.notifications),
             "unavailable": dict(self.unavailable),
             "action_faults": [jsonutil.to_json(f) for f in self.action_faults],
+            "seat": self.seat.to_json(),
         }
 
     @classmethod
@@ -717,4 +721,6 @@ class World:
             raise ValueError("unavailable: unknown evidence group")
         world.unavailable = {str(k): str(v) for k, v in unavailable.items()}
         world.action_faults = [jsonutil.from_json(ActionFault, f) for f in data["action_faults"]]
+        if "seat" in data:  # absent in worlds saved before idle automation
+            world.seat.load_json(data["seat"])
         return world
