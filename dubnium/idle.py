@@ -100,8 +100,8 @@ def hint_problems(idle: IdleFacts, enabled: bool) -> list[str]:
     if graphical and not any(s.idle_hint or s.idle_since_ns for s in graphical):
         ids = ", ".join(s.id for s in graphical)
         return [f"idle automation: no graphical session ({ids}) has ever set logind's IdleHint;"
-                " it will never see the desktop idle (run hypridle or swayidle with"
-                " `loginctl idle-hint` hooks: docs/nixos.md)"]
+                " it will never see the desktop idle (let hypridle or swayidle call"
+                " SetIdleHint: docs/nixos.md)"]
     return []
 
 

@@ -86,4 +86,16 @@ in
     audit_log = cfg.paths.auditLog;
     model_store = cfg.paths.modelStore;
   };
+  idle = {
+    inherit (cfg.idle) enable;
+    after_s = cfg.idle.afterSec;
+    cooldown_s = cfg.idle.cooldownSec;
+    poll_interval_s = cfg.idle.pollIntervalSec;
+    inhibitor_kinds = cfg.idle.inhibitorKinds;
+    exclusive_apps = cfg.idle.exclusiveApps;
+    load_per_core_max = cfg.idle.loadPerCoreMax;
+    inherit (cfg.idle.schedule) windows days;
+    timezone = cfg.idle.schedule.timeZone;
+    wake_on = cfg.idle.wakeOn;
+  };
 }

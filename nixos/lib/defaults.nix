@@ -103,4 +103,21 @@
     auditLog = "/var/lib/mode-controller/events.jsonl";
     modelStore = "/var/lib/dubnium/models";
   };
+
+  # Idle automation (nixos/modules/dubnium/idle.nix; dubnium/policy.py's Idle).
+  idle = {
+    enable = false;
+    afterSec = 1800.0;
+    cooldownSec = 3600.0;
+    pollIntervalSec = 30.0;
+    inhibitorKinds = [ "idle" "sleep" ];
+    exclusiveApps = [ ];
+    loadPerCoreMax = 0.5;
+    schedule = {
+      windows = [ ];
+      days = [ ];
+      timeZone = "UTC";
+    };
+    wakeOn = [ "key" "login" "command" ];
+  };
 }

@@ -30,6 +30,7 @@ in
     ./services.nix
     ./controller.nix
     ./guards.nix
+    ./idle.nix
     ../workloads/hyprland.nix
     ../workloads/audio.nix
     ../workloads/nvidia.nix
