@@ -180,7 +180,7 @@ class IdleWatcher:
         if decision.action is i.Action.PROMOTE:
             result = self.rec.request(Mode.COMPUTE, by=i.BY)
             if result.outcome.value in ("converged", "degraded"):
-                state = i.entered(state, str(result.record.get("attempt", "")),
+                state = i.entered(state, result.record.attempt,
                                   self.clock.wall_ns(), ev.inputs.sessions)
                 state = attrs.evolve(state, last_state=_state_of(result, state.last_state))
             else:

@@ -14,8 +14,8 @@ from dubnium.audit import MemoryAuditLog
 from dubnium.modes import Mode
 from dubnium.observe import Observation
 from dubnium.policy import Policy
-from dubnium.reconcile import Reconciler, Reporter, Result
-from dubnium.records import Record, from_json
+from dubnium.reconcile import Reconciler, Reporter, Result, read_record
+from dubnium.records import Record
 from dubnium.state import MemoryStore, RuntimeState
 from simulator.world import World
 
@@ -56,4 +56,5 @@ class Station:
 
     def records(self) -> list[Record]:
         """The audit log's records, typed (lines that are not records are left out)."""
-        return [from_json(e.record) for e in self.audit.entries() if e.record is not None]
+        return [r for e in self.audit.entries()
+                if e.record is not None and (r := read_record(e.record)) is not None]

@@ -37,8 +37,12 @@ class IdleScene:
         self.station = Station.create(seed=11, policy=policy)
         return self.station
 
+    def raw(self) -> list[dict[str, object]]:
+        """Every audit record as written (transitions and the automation's own kinds)."""
+        return [dict(e.record) for e in self.st.audit.entries() if e.record is not None]
+
     def automatic(self, requested: str) -> list[dict[str, object]]:
-        return [dict(r) for r in self.st.records()
+        return [dict(r) for r in self.raw()
                 if r.get("kind") == "transition" and str(r.get("by", "")).startswith(BY)
                 and r.get("requested") == requested]
 
@@ -131,5 +135,5 @@ def status_names(idle_scene: IdleScene, holder: str, condition: str) -> None:
 
 @then(parsers.parse('the audit log has {count:d} idle-block record naming "{guard}"'))
 def block_records(idle_scene: IdleScene, count: int, guard: str) -> None:
-    records = [r for r in idle_scene.st.records() if r.get("kind") == "idle-block"]
+    records = [r for r in idle_scene.raw() if r.get("kind") == "idle-block"]
     assert [[guard]] * count == [r["blocking"] for r in records]
