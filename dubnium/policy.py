@@ -8,27 +8,36 @@ Called by the CLI (composition root); the rest of the domain receives a `Policy`
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 
+from dubnium import fsutil, strictjson
 from dubnium.codes import GUARD_IDS
+from dubnium.configread import ConfigError as ConfigError  # noqa: PLC0414 (re-exported)
+from dubnium.configread import Reader as _Reader
+from dubnium.configread import absolute_path as _absolute_path
+from dubnium.configread import boolean as _bool
+from dubnium.configread import choice as _choice
+from dubnium.configread import integer as _int
+from dubnium.configread import kind as _kind
+from dubnium.configread import list_of as _list
+from dubnium.configread import number as _number
+from dubnium.configread import optional_int as _optional_int
+from dubnium.configread import string as _str
+from dubnium.configread import unit_name as _unit
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode
 
 SCHEMA_VERSION = 1
+CONFIG_LIMIT = 1024 * 1024
 DEFAULT_CONFIG_PATH = Path("/etc/dubnium/config.json")
 SLICES = ("interactive.slice", "ai.slice", "platform.slice")
 
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """The configuration is missing or malformed; the message names the key."""
 
 
 @attrs.frozen
@@ -250,110 +259,19 @@ def default_policy() -> Policy:
 def load_policy(path: Path) -> Policy:
     """Read and validate the config file at `path`; ConfigError says what is wrong where."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raw = fsutil.read_regular(path, limit=CONFIG_LIMIT)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: config file not found")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+        data = strictjson.loads(raw, max_bytes=CONFIG_LIMIT, max_depth=16)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     try:
         return load_policy_data(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-
-
-class _Reader:
-    """Walks one JSON object, recording which keys were consumed, for precise errors."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where or 'top level'}: expected an object, got {_kind(data)}")
-        self.data: dict[str, Any] = data
-        self.where = where
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.where}.{name}" if self.where else name
-
-    def get(self, name: str, check: Callable[[object, str], T], default: T) -> T:
-        self.seen.add(name)
-        if name not in self.data:
-            return default
-        return check(self.data[name], self.key(name))
-
-    def section(self, name: str) -> _Reader:
-        self.seen.add(name)
-        return _Reader(self.data.get(name, {}), self.key(name))
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise ConfigError(
-                f"{self.key(unknown[0])}: unknown key (known here: {', '.join(sorted(self.seen))})"
-            )
-
-
-def _kind(value: object) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "an array", dict: "an object", type(None): "null"}
-    return f"{names.get(type(value), type(value).__name__)} ({json.dumps(value)[:40]})"
-
-
-def _bool(value: object, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected true or false, got {_kind(value)}")
-    return value
-
-
-def _int(minimum: int = 0) -> Callable[[object, str], int]:
-    def check(value: object, key: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {_kind(value)}")
-        if value < minimum:
-            raise ConfigError(f"{key}: expected an integer >= {minimum}, got {value}")
-        return value
-
-    return check
-
-
-def _number(minimum: float = 0.0) -> Callable[[object, str], float]:
-    def check(value: object, key: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {_kind(value)}")
-        if value < minimum:
-            raise ConfigError(f"{key}: expected a number >= {minimum}, got {value}")
-        return float(value)
-
-    return check
-
-
-def _str(value: object, key: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key}: expected a non-empty string, got {_kind(value)}")
-    return value
-
-
-def _choice(*choices: str) -> Callable[[object, str], str]:
-    def check(value: object, key: str) -> str:
-        if value not in choices:
-            raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {_kind(value)}")
-        return str(value)
-
-    return check
-
-
-def _list(item: Callable[[object, str], T]) -> Callable[[object, str], tuple[T, ...]]:
-    def check(value: object, key: str) -> tuple[T, ...]:
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected an array, got {_kind(value)}")
-        return tuple(item(v, f"{key}[{i}]") for i, v in enumerate(value))
-
-    return check
 
 
 def _slice_settings(value: object, key: str) -> SliceSettings:
@@ -368,18 +286,6 @@ def _slice_settings(value: object, key: str) -> SliceSettings:
     )
     r.finish()
     return settings
-
-
-def _optional_int(minimum: int, maximum: int | None = None) -> Callable[[object, str], int | None]:
-    def check(value: object, key: str) -> int | None:
-        if value is None:
-            return None
-        number = _int(minimum)(value, key)
-        if maximum is not None and number > maximum:
-            raise ConfigError(f"{key}: expected an integer <= {maximum}, got {number}")
-        return number
-
-    return check
 
 
 def load_policy_data(data: object) -> Policy:
@@ -398,12 +304,12 @@ def load_policy_data(data: object) -> Policy:
     boot.finish()
 
     hw = top.section("hardware")
-    gpu_list = _list(_int())
+    gpu_list = _list(_int(0, 63), maximum=64)
     hardware = Hardware(
         present_gpus=hw.get("present_gpus", gpu_list, d.hardware.present_gpus),
-        display_gpu=hw.get("display_gpu", _int(), d.hardware.display_gpu),
+        display_gpu=hw.get("display_gpu", _int(0, 63), d.hardware.display_gpu),
         compute_gpus=hw.get("compute_gpus", gpu_list, d.hardware.compute_gpus),
-        planned_gpu_count=hw.get("planned_gpu_count", _int(1), d.hardware.planned_gpu_count),
+        planned_gpu_count=hw.get("planned_gpu_count", _int(1, 64), d.hardware.planned_gpu_count),
     )
     hw.finish()
     _check_hardware(hardware)
@@ -418,7 +324,8 @@ def load_policy_data(data: object) -> Policy:
 
     un = top.section("units")
     units = UnitNames(**{
-        f.name: un.get(f.name, _str, getattr(d.units, f.name)) for f in attrs.fields(UnitNames)
+        f.name: un.get(f.name, _unit("target" if f.name.endswith("target") else "service"),
+                       getattr(d.units, f.name)) for f in attrs.fields(UnitNames)
     })
     un.finish()
 
@@ -428,7 +335,7 @@ def load_policy_data(data: object) -> Policy:
         model=vl.get("model", _str, d.vllm.model),
         extra_args=vl.get("extra_args", _list(_str), d.vllm.extra_args),
         memory_per_gpu_mib=vl.get("memory_per_gpu_mib", _int(1), d.vllm.memory_per_gpu_mib),
-        profile_path=vl.get("profile_path", _str, d.vllm.profile_path),
+        profile_path=vl.get("profile_path", _absolute_path, d.vllm.profile_path),
     )
     vl.finish()
 
@@ -457,11 +364,13 @@ def load_policy_data(data: object) -> Policy:
     gu = top.section("guards")
     th = d.thresholds
     thresholds = Thresholds(
-        cpu_load_per_core_max=gu.get("cpu_load_per_core_max", _number(), th.cpu_load_per_core_max),
+        cpu_load_per_core_max=gu.get("cpu_load_per_core_max", _number(0, 1024, positive=True),
+                                     th.cpu_load_per_core_max),
         memory_available_min_mib=gu.get(
             "memory_available_min_mib", _int(), th.memory_available_min_mib
         ),
-        user_job_min_runtime_s=gu.get("user_job_min_runtime_s", _int(), th.user_job_min_runtime_s),
+        user_job_min_runtime_s=gu.get("user_job_min_runtime_s", _int(0, 10 * 365 * 86400),
+                                      th.user_job_min_runtime_s),
         user_job_names=gu.get("user_job_names", _list(_str), th.user_job_names),
         model_store_free_min_mib=gu.get(
             "model_store_free_min_mib", _int(), th.model_store_free_min_mib
@@ -472,8 +381,9 @@ def load_policy_data(data: object) -> Policy:
 
     gr = top.section("gpu_release")
     release = GpuRelease(
-        timeout_s=gr.get("timeout_s", _number(), d.gpu_release.timeout_s),
-        poll_interval_s=gr.get("poll_interval_s", _number(0.001), d.gpu_release.poll_interval_s),
+        timeout_s=gr.get("timeout_s", _number(positive=True), d.gpu_release.timeout_s),
+        poll_interval_s=gr.get("poll_interval_s", _number(0.001, 60.0),
+                               d.gpu_release.poll_interval_s),
         residual_threshold_mib=gr.get(
             "residual_threshold_mib", _int(), d.gpu_release.residual_threshold_mib
         ),
@@ -491,7 +401,7 @@ def load_policy_data(data: object) -> Policy:
 
     to = top.section("timeouts")
     timeouts = Timeouts(**{
-        f.name: to.get(f.name, _number(), getattr(d.timeouts, f.name))
+        f.name: to.get(f.name, _number(positive=True), getattr(d.timeouts, f.name))
         for f in attrs.fields(Timeouts)
     })
     to.finish()
@@ -560,13 +470,14 @@ def _timezone(value: object, key: str) -> str:
 def _idle(r: _Reader, d: Idle) -> Idle:
     idle = Idle(
         enable=r.get("enable", _bool, d.enable),
-        after_s=r.get("after_s", _number(), d.after_s),
+        after_s=r.get("after_s", _number(positive=True), d.after_s),
         cooldown_s=r.get("cooldown_s", _number(), d.cooldown_s),
-        poll_interval_s=r.get("poll_interval_s", _number(0.1), d.poll_interval_s),
+        poll_interval_s=r.get("poll_interval_s", _number(0.1, 3600.0), d.poll_interval_s),
         inhibitor_kinds=r.get("inhibitor_kinds", _list(_choice(*IDLE_KINDS)),
                               d.inhibitor_kinds),
         exclusive_apps=r.get("exclusive_apps", _list(_str), d.exclusive_apps),
-        load_per_core_max=r.get("load_per_core_max", _number(), d.load_per_core_max),
+        load_per_core_max=r.get("load_per_core_max", _number(0, 1024, positive=True),
+                                d.load_per_core_max),
         windows=r.get("windows", _list(_window), d.windows),
         days=r.get("days", _list(_choice(*DAYS)), d.days),
         timezone=r.get("timezone", _timezone, d.timezone),
@@ -574,13 +485,6 @@ def _idle(r: _Reader, d: Idle) -> Idle:
     )
     r.finish()
     return idle
-
-
-def _absolute_path(value: object, key: str) -> str:
-    text = _str(value, key)
-    if not text.startswith("/"):
-        raise ConfigError(f"{key}: expected an absolute path, got {_kind(value)}")
-    return text
 
 
 def _check_hardware(hw: Hardware) -> None:

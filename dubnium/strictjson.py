@@ -45,7 +45,7 @@ def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX
         return json.loads(text, parse_constant=_constant, parse_float=_float,
                           object_pairs_hook=_unique)
     except json.JSONDecodeError as exc:
-        raise JsonError(f"invalid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") \
+        raise JsonError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") \
             from None
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise JsonError("nested too deeply") from None

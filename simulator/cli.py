@@ -11,7 +11,7 @@ world file.
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +21,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from dubnium import console
 from dubnium.backend import (
     BackendError,
     BackendUnavailable,
@@ -76,14 +77,49 @@ def _root(
     ctx.obj = WorldFile(state_dir.expanduser())
 
 
+# --------------------------------------------------------------------------- argument checks
+# Every number is finite and bounded and every name printable and short, before the world
+# is touched: `advance 1e30` or `--delay-s nan` once broke every later verb.
+
+MAX_ADVANCE_S = 365 * 86400.0
+MAX_DELAY_S = 86400.0
+MAX_MIB = 1 << 24  # 16 TiB in MiB
+MAX_LOAD = 1e6
+MAX_NAME = 64
+
+
+def _finite(low: float, high: float) -> Callable[[float | None], float | None]:
+    def check(value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise typer.BadParameter(f"expected a finite number from {low:g} to {high:g}, "
+                                     f"got {value!r}")
+        return value
+
+    return check
+
+
+def _checked_name(value: str) -> str:
+    if not value or len(value) > MAX_NAME or not value.isprintable() or "/" in value:
+        raise typer.BadParameter(f"expected a name of 1 to {MAX_NAME} printable characters "
+                                 "without '/'")
+    return value
+
+
+Name = Annotated[str, typer.Argument(callback=_checked_name)]
+
+
 def _file(ctx: typer.Context) -> WorldFile:
     obj = ctx.find_root().obj
     assert isinstance(obj, WorldFile)
     return obj
 
 
+# Results on stdout; a closed or full stdout is one line on stderr, not a traceback.
+OUTPUT = console.Output()
+
+
 def _fail(code: ExitCode, message: str) -> NoReturn:
-    typer.echo(f"mode-sim: {message}", err=True)
+    console.error("mode-sim", message)
     raise typer.Exit(int(code))
 
 
@@ -113,7 +149,7 @@ def _change(ctx: typer.Context, action: Callable[[World], str]) -> None:
         world = file.load()
         message = action(world)
         file.save(world)
-    typer.echo(message)
+    OUTPUT.echo(message)
 
 
 # --------------------------------------------------------------------------- verbs
@@ -122,7 +158,7 @@ def _change(ctx: typer.Context, action: Callable[[World], str]) -> None:
 @app.command()
 def create(
     ctx: typer.Context,
-    seed: Annotated[int, typer.Option(help="The root seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**64 - 1, help="The root seed.")] = 0,
     gpus: Annotated[int | None, typer.Option(
         min=1, max=2, help="1 or 2 GPUs (default: the policy's count, 2).")] = None,
     config: Annotated[Path | None, typer.Option(
@@ -138,17 +174,17 @@ def create(
         policy = load_policy(config) if config is not None else None
         world = World.create(seed, gpus=gpus, policy=policy)
         file.save(world)
-    typer.echo(f"created world (seed {seed}, {len(world.gpus)} GPU(s)) at {file.path}")
+    OUTPUT.echo(f"created world (seed {seed}, {len(world.gpus)} GPU(s)) at {file.path}")
 
 
 @audio_app.command("start")
-def audio_start(ctx: typer.Context, name: str) -> None:
+def audio_start(ctx: typer.Context, name: Name) -> None:
     """An application starts playing audio."""
     _change(ctx, lambda w: f"audio stream {name} playing (pid {w.start_audio_stream(name)})")
 
 
 @audio_app.command("stop")
-def audio_stop(ctx: typer.Context, name: str) -> None:
+def audio_stop(ctx: typer.Context, name: Name) -> None:
     """The application playing NAME exits."""
     def act(w: World) -> str:
         w.stop_audio_stream(name)
@@ -158,13 +194,13 @@ def audio_stop(ctx: typer.Context, name: str) -> None:
 
 
 @jack_app.command("start")
-def jack_start(ctx: typer.Context, name: str) -> None:
+def jack_start(ctx: typer.Context, name: Name) -> None:
     """A JACK client starts."""
     _change(ctx, lambda w: f"JACK client {name} running (pid {w.start_jack_client(name)})")
 
 
 @jack_app.command("stop")
-def jack_stop(ctx: typer.Context, name: str) -> None:
+def jack_stop(ctx: typer.Context, name: Name) -> None:
     """The JACK client NAME exits."""
     def act(w: World) -> str:
         w.stop_jack_client(name)
@@ -193,7 +229,7 @@ def reaper_stop(ctx: typer.Context) -> None:
 def session_add(
     ctx: typer.Context,
     type_: Annotated[SessionType, typer.Option("--type")] = SessionType.TTY,
-    user: Annotated[str, typer.Option()] = "owner",
+    user: Annotated[str, typer.Option(callback=_checked_name)] = "owner",
 ) -> None:
     """Someone logs in (tty/ssh, or a second graphical session)."""
     _change(ctx, lambda w: f"session {w.add_session(type_.value, user)} ({type_.value}, {user})")
@@ -214,15 +250,16 @@ def session_remove(
 @job_app.command("add")
 def job_add(
     ctx: typer.Context,
-    comm: str,
-    runtime_s: Annotated[float, typer.Option(help="How long it has been running.")] = 3600.0,
+    comm: Name,
+    runtime_s: Annotated[float, typer.Option(
+        help="How long it has been running.", callback=_finite(0, 10 * MAX_ADVANCE_S))] = 3600.0,
 ) -> None:
     """A long-running user job (e.g. cargo) that started RUNTIME_S seconds ago."""
     _change(ctx, lambda w: f"user job {comm} running (pid {w.add_user_job(comm, runtime_s)})")
 
 
 @job_app.command("remove")
-def job_remove(ctx: typer.Context, comm: str) -> None:
+def job_remove(ctx: typer.Context, comm: Name) -> None:
     """Every user job called COMM ends."""
     def act(w: World) -> str:
         w.remove_user_job(comm)
@@ -234,10 +271,12 @@ def job_remove(ctx: typer.Context, comm: str) -> None:
 @gpu_app.command("release")
 def gpu_release(
     ctx: typer.Context,
-    index: int,
+    index: Annotated[int, typer.Argument(min=0, max=63)],
     behaviour: ReleaseKind,
-    delay_s: Annotated[float, typer.Option(help="delayed: seconds until freed.")] = 5.0,
-    residual_mib: Annotated[int, typer.Option(help="partial: MiB that stay held.")] = 512,
+    delay_s: Annotated[float, typer.Option(
+        help="delayed: seconds until freed.", callback=_finite(0, MAX_DELAY_S))] = 5.0,
+    residual_mib: Annotated[int, typer.Option(
+        min=0, max=MAX_MIB, help="partial: MiB that stay held.")] = 512,
 ) -> None:
     """How GPU INDEX releases the compositor's memory when it exits."""
     def act(w: World) -> str:
@@ -252,10 +291,10 @@ def gpu_release(
 @load_app.command("set")
 def load_set(
     ctx: typer.Context,
-    load1: float,
-    load5: Annotated[float | None, typer.Option()] = None,
-    load15: Annotated[float | None, typer.Option()] = None,
-    cpus: Annotated[int | None, typer.Option(min=1)] = None,
+    load1: Annotated[float, typer.Argument(callback=_finite(0, MAX_LOAD))],
+    load5: Annotated[float | None, typer.Option(callback=_finite(0, MAX_LOAD))] = None,
+    load15: Annotated[float | None, typer.Option(callback=_finite(0, MAX_LOAD))] = None,
+    cpus: Annotated[int | None, typer.Option(min=1, max=4096)] = None,
 ) -> None:
     """Set the load averages (5 and 15 follow LOAD1 unless given)."""
     def act(w: World) -> str:
@@ -267,7 +306,9 @@ def load_set(
 
 
 @memory_app.command("fill")
-def memory_fill(ctx: typer.Context, mib: int) -> None:
+def memory_fill(
+    ctx: typer.Context, mib: Annotated[int, typer.Argument(min=0, max=MAX_MIB)],
+) -> None:
     """Something takes MIB of RAM."""
     def act(w: World) -> str:
         w.fill_memory(mib)
@@ -277,7 +318,9 @@ def memory_fill(ctx: typer.Context, mib: int) -> None:
 
 
 @memory_app.command("set")
-def memory_set(ctx: typer.Context, available_mib: int) -> None:
+def memory_set(
+    ctx: typer.Context, available_mib: Annotated[int, typer.Argument(min=0, max=MAX_MIB)],
+) -> None:
     """Set the available RAM."""
     def act(w: World) -> str:
         w.set_memory(available_mib)
@@ -351,7 +394,10 @@ def seat_app_stop(ctx: typer.Context, comm: str) -> None:
 
 
 @app.command()
-def advance(ctx: typer.Context, seconds: float) -> None:
+def advance(
+    ctx: typer.Context,
+    seconds: Annotated[float, typer.Argument(callback=_finite(0, MAX_ADVANCE_S))],
+) -> None:
     """Let SECONDS of virtual time pass (pending jobs, logins, releases happen)."""
     def act(w: World) -> str:
         count = w.advance(seconds)
@@ -380,11 +426,11 @@ def show(
     with _errors():
         world = file.load()
     if as_json:
-        typer.echo(world_json_text(world))
+        OUTPUT.echo(world_json_text(world))
         return
     for key, value in world.summary().items():
         text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-        typer.echo(f"{key}: {text or '-'}")
+        OUTPUT.echo(f"{key}: {text or '-'}")
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -399,11 +445,11 @@ def _shard(text: str) -> tuple[int, int]:
 
 @app.command()
 def campaign(
-    seeds: Annotated[int, typer.Option(min=1, help="How many seeds (from --first).")],
-    jobs: Annotated[int, typer.Option(min=1, help="Parallel processes.")] = 1,
+    seeds: Annotated[int, typer.Option(min=1, max=10**8, help="How many seeds (from --first).")],
+    jobs: Annotated[int, typer.Option(min=1, max=256, help="Parallel processes.")] = 1,
     shard: Annotated[str, typer.Option(
         help="Run only shard i of n of the seed range (contiguous), e.g. 3/10.")] = "0/1",
-    first: Annotated[int, typer.Option(min=0, help="The first seed.")] = 0,
+    first: Annotated[int, typer.Option(min=0, max=2**63, help="The first seed.")] = 0,
     sample_every: Annotated[int, typer.Option(
         min=0, help="Re-run every K-th seed in a fresh interpreter and compare its trace "
         "(0: no determinism check).")] = 100,
@@ -418,11 +464,11 @@ def campaign(
         _fail(ExitCode.USAGE, str(exc))
     result = run_campaign(todo, jobs=jobs, sample_every=sample_every)
     for line in format_summary(result):
-        typer.echo(line)
+        OUTPUT.echo(line)
     bad = [r for r in result.results if r.verdict or r.crash]
     for r in bad[:20]:
         what = r.violations[0].rule if r.violations else "crash"
-        typer.echo(f"seed {r.seed}: {r.verdict.name.lower()} ({what}); "
+        OUTPUT.echo(f"seed {r.seed}: {r.verdict.name.lower()} ({what}); "
                    f"replay: mode-sim replay --seed {r.seed}")
     raise typer.Exit(int(result.exit_code))
 
@@ -438,18 +484,19 @@ def replay(
     """Run one seed (or plan) and write its JSON-lines trace: the header holds the seed and
     the plan; the same seed writes the same bytes. Exits like `campaign` for that one run."""
     from simulator.campaign import TraceWriter, run_plan
-    from simulator.faults import FaultPlan, draw_plan
+    from simulator.faults import draw_plan
+    from simulator.plancheck import load_plan
 
     if (seed is None) == (plan is None):
         _fail(ExitCode.USAGE, "give exactly one of --seed and --plan")
     with _errors():
         the_plan = (draw_plan(seed) if seed is not None
-                    else FaultPlan.from_json(json.loads(Path(str(plan)).read_text())))
+                    else load_plan(Path(str(plan))))
     trace = TraceWriter(keep=True)
     result = run_plan(the_plan, trace)
     text = "".join(line + "\n" for line in trace.lines)
     if out is None:
-        sys.stdout.write(text)
+        OUTPUT.echo(text.rstrip("\n"))
     else:
         out.write_text(text)
     raise typer.Exit(int(result.verdict))
@@ -458,9 +505,11 @@ def replay(
 def main(argv: list[str] | None = None) -> None:
     """The console script `mode-sim`."""
     try:
-        app(args=argv, prog_name="mode-sim")
+        code = console.run(app, argv, "mode-sim")
     except SystemExit:
         raise
     except Exception as exc:  # a bug: still one line, never a traceback
-        print(f"mode-sim: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        console.error("mode-sim", f"internal error: {type(exc).__name__}: {exc}")
         sys.exit(int(ExitCode.ERROR))
+    OUTPUT.report("mode-sim")
+    sys.exit(code)

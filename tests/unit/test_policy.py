@@ -34,7 +34,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"schema_version": 1, "hardware": {"present_gpus": [0], "compute_gpus": [0, 1]}},
      "hardware.compute_gpus: GPU(s) [1] not in"),
     ({"schema_version": 1, "slices": {"studio-local": {"ai.slice": {"cpu_weight": 0}}}},
-     "slices.studio-local.ai.slice.cpu_weight: expected an integer >= 1"),
+     "slices.studio-local.ai.slice.cpu_weight: expected an integer from 1 to 10000"),
     ({"schema_version": 1, "capability_placement": {"studio": "mac-mini"}},
      "capability_placement.studio: expected one of local, remote"),
     ({"schema_version": 1, "guards": {"soft": ["no_such_guard"]}}, "guards.soft[0]"),
