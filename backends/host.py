@@ -21,6 +21,7 @@ import attrs
 
 from backends.bus import BusError, SystemBus
 from backends.clock import RealClock
+from backends.idle import LogindIdle
 from backends.logind import LogindAdapter
 from backends.notify import Notifier, NotifyOutcome
 from backends.nvml import NvmlAdapter, NvmlUnavailable
@@ -38,6 +39,7 @@ from dubnium.facts import (
     VllmProfile,
 )
 from dubnium.fsutil import atomic_write
+from dubnium.idle import IdleFacts
 from dubnium.policy import SLICES, Policy
 
 _NAMESPACE_PROC = re.compile(r"^/proc/(\d+)/root/proc$")
@@ -63,6 +65,7 @@ class HostBackend:
         self._systemd = SystemdAdapter(self._bus)
         self._logind = LogindAdapter(self._bus)
         self._proc = ProcFs(proc_root)
+        self._idle = LogindIdle(self._bus, self._proc.fs_root)
         self._pipewire = PipeWireAdapter(
             runtime_dir=pipewire_runtime_dir, fs_root=self._proc.fs_root
         )
@@ -111,7 +114,8 @@ class HostBackend:
         )
         names = policy.processes
         interesting = (
-            *names.compositor, *names.reaper, *names.jack, *policy.thresholds.user_job_names
+            *names.compositor, *names.reaper, *names.jack, *policy.thresholds.user_job_names,
+            *policy.idle.exclusive_apps,
         )
         session_uids = (
             [] if isinstance(sessions, Unavailable)
@@ -138,6 +142,11 @@ class HostBackend:
             ),
             vllm_profile=self._read_profile(),
         )
+
+    def idle_facts(self) -> IdleFacts:
+        """logind's idle hints and inhibitor locks, the console's last key
+        (`dubnium.idle.IdleSource`, read by `mode idle` and `mode doctor`)."""
+        return self._idle.read()
 
     # ------------------------------------------------------------------ actions
 

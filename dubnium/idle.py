@@ -53,9 +53,11 @@ class SessionIdle:
 
     @property
     def local_user(self) -> bool:
-        """A person at this machine: a local user session on a seat, not closing."""
-        return (self.class_ == "user" and not self.remote and bool(self.seat)
-                and self.state != "closing")
+        """A person at this machine: a local (not remote) user session, not closing.
+
+        Not keyed on the seat: a session without one (a container's, the test host's) is
+        still somebody's desktop."""
+        return self.class_ == "user" and not self.remote and self.state != "closing"
 
 
 @attrs.frozen
