@@ -12,7 +12,10 @@ group of evidence that could not be read is carried as `Unavailable(reason)`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,7 @@ class HostBackend:
         prefix = ("nsenter", "-t", match.group(1), "-p", "-m", "--") if match else ()
         self._notifier = Notifier(fs_root=self._proc.fs_root, command_prefix=prefix)
         self.last_notifications: tuple[NotifyOutcome, ...] = ()
+        self.console_path = str(Path(self._proc.fs_root) / "dev" / "console")
 
     @classmethod
     def for_namespace(cls, policy: Policy, pid: int, **kwargs: Any) -> HostBackend:
@@ -158,6 +162,22 @@ class HostBackend:
 
     def isolate(self, target: str) -> None:
         self._systemd.isolate(target)
+
+    def kill_unit(self, name: str) -> None:
+        self._systemd.kill(name, int(signal.SIGKILL))
+
+    def reset_failed(self, name: str) -> None:
+        self._systemd.reset_failed(name)
+
+    def console_message(self, text: str) -> None:
+        """Write one line to the system console; any error is swallowed (best effort)."""
+        line = f"dubnium: {text}\n".encode(errors="replace")
+        with contextlib.suppress(OSError):
+            fd = os.open(self.console_path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
 
     def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
         self._systemd.set_slice(slice_name, settings)

@@ -154,6 +154,20 @@ class SystemdAdapter:
     def isolate(self, target: str) -> None:
         self._job("StartUnit", target, "isolate")
 
+    def kill(self, name: str, signal: int, whom: str = "all") -> None:
+        """KillUnit: send `signal` to the unit's processes (`whom`: main, control or all)."""
+        what = f"KillUnit {name} ({whom}, signal {signal})"
+        with systemd_errors(what), self._bus.connect("systemd") as conn:
+            conn.call(what, DEST, PATH, MANAGER, b"KillUnit",
+                      apply_signature(b"ssi", [name.encode(), whom.encode(), signal]))
+
+    def reset_failed(self, name: str) -> None:
+        """ResetFailedUnit: a failed unit goes back to inactive."""
+        what = f"ResetFailedUnit {name}"
+        with systemd_errors(what), self._bus.connect("systemd") as conn:
+            conn.call(what, DEST, PATH, MANAGER, b"ResetFailedUnit",
+                      apply_signature(b"s", [name.encode()]))
+
     def _job(self, method: str, name: str, mode: str) -> None:
         what = f"{method} {name} ({mode})"
         with systemd_errors(what), self._bus.connect("systemd") as conn:

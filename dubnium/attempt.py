@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from dubnium import contracts as ct
 from dubnium import plan as p
 from dubnium.backend import Backend, StateCorrupt, iso_timestamp
 from dubnium.codes import ExitCode
@@ -128,6 +129,8 @@ class Attempt:
 
     def _rollback(self, head: dict[str, Any], prior: Mode, reason: str) -> AttemptRecord:
         self.notes.append(f"failure: {reason}")
+        if prior is Mode.COMPUTE and self.target is not Mode.COMPUTE:
+            return self._return_to_desktop(head, reason)
         now_state = classify(self.backend.observe(), self.policy).state
         if prior is Mode.COMPUTE:
             legs = p.plan(now_state, Mode.COMPUTE, self.policy, guarded=False).legs
@@ -152,6 +155,52 @@ class Attempt:
             f"{self.target.value} failed ({reason}); could not restore {prior.value}: "
             f"observed {final.state.value}",
         )
+
+    def _return_to_desktop(self, head: dict[str, Any], reason: str) -> AttemptRecord:
+        """A failed way out of compute never re-enters compute (docs/decisions/0007): the
+        owner is at the keyboard. Keep desktop.target with the compute workloads stopped,
+        retry the graphical stack once within its bounds; if desktop's contract still does
+        not hold, end in degraded-desktop naming the missing term, with a one-line remedy,
+        also written on the console."""
+        legs = p.plan(ObservedState.UNKNOWN, Mode.DESKTOP, self.policy, guarded=False).legs
+        self.ctx = attrs.evolve(self.ctx, placement=None, degraded=False)
+        retry_error = None
+        try:
+            for leg in legs:
+                self._run_leg(leg, rollback=True)
+        except (StepFailed, Blocked) as exc:
+            retry_error = str(exc)
+        final = self._observe_final()
+        self._reset_desired(Mode.DESKTOP)
+        head = {**head, "failure": reason,
+                "rollback": Rollback(Mode.DESKTOP, tuple(leg.name for leg in legs), retry_error)}
+        if final.state is ObservedState.DESKTOP:
+            if self.target is Mode.DESKTOP:
+                return self._close(head, Outcome.CONVERGED, ExitCode.OK,
+                                   f"desktop restored by the retry of the graphical stack "
+                                   f"(first try: {reason})")
+            return self._close(head, Outcome.ROLLED_BACK, ExitCode.ROLLED_BACK,
+                               f"{self.target.value} failed ({reason}); stopped at desktop "
+                               "(never back to compute)")
+        report = final.contract(Mode.DESKTOP)
+        missing = report.missing if report is not None else ()
+        if missing:
+            term = missing[0]
+            remedy = ct.REMEDIES.get(term.id, "run `sudo mode request desktop`")
+            line = (f"desktop not restored: {term.id.value} {term.status.value} "
+                    f"({term.detail}); remedy: {remedy}")
+        else:
+            line = (f"desktop not restored: observed {final.state.value}; remedy: run "
+                    "`sudo mode request desktop`")
+        self.notes.append(line)
+        self.backend.console_message(line)
+        if final.state is ObservedState.DEGRADED_DESKTOP:
+            return self._close(head, Outcome.DEGRADED, ExitCode.DEGRADED,
+                               f"{self.target.value} failed ({reason}); degraded-desktop, "
+                               f"never back to compute: {line}")
+        return self._close(head, Outcome.FAILED, ExitCode.FAILED_TRANSITION,
+                           f"{self.target.value} failed ({reason}); observed "
+                           f"{final.state.value}, never back to compute: {line}")
 
     def _observe_final(self) -> Observation:
         self.final = classify(self.backend.observe(), self.policy)

@@ -90,6 +90,15 @@ class Backend(Protocol):
         """Queue an isolate job for `target` (refused unless the target has AllowIsolate)."""
         ...
 
+    def kill_unit(self, name: str) -> None:
+        """SIGKILL every process of `name` (systemd's KillUnit, whom=all): the escalation of
+        a stop that hangs. The unit then ends `failed` (or `inactive`)."""
+        ...
+
+    def reset_failed(self, name: str) -> None:
+        """Clear `name`'s failed state (systemd's ResetFailedUnit): `failed` -> `inactive`."""
+        ...
+
     def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
         """Apply `settings` to `slice_name` at run time (never persistently)."""
         ...
@@ -100,6 +109,11 @@ class Backend(Protocol):
 
     def notify_user(self, summary: str, body: str) -> None:
         """Tell the interactive user something, best effort and bounded; never raises."""
+        ...
+
+    def console_message(self, text: str) -> None:
+        """One line on the system console (for the owner at a screen with no GUI), best
+        effort; never raises."""
         ...
 
     def write_vllm_profile(self, profile: VllmProfile) -> None:

@@ -48,7 +48,8 @@ class ExitCode(IntEnum):
     GUARD_CHECK_ERROR = 20  # a guard could not read its evidence (treated as a block)
     ROLLED_BACK = 21  # the transition failed and the prior safe state was restored
     FAILED_TRANSITION = 22  # the transition failed and the prior state could not be restored
-    DEGRADED = 23  # converged to degraded-compute (vLLM on the non-display GPUs only)
+    DEGRADED = 23  # degraded-compute (vLLM on the non-display GPUs only), or a failed return
+    #                from compute that ended degraded-desktop (ADR 0007)
     NOT_CONVERGED = 24  # `mode current`: transitioning, failed-transition or unknown
     EVIDENCE_UNAVAILABLE = 25  # `mode current`: some evidence could not be read (see why)
     DIVERGED = 26  # `mode status --check`: the observed state is not the desired mode

@@ -13,7 +13,7 @@ could not be read) with a one-line detail. A mode holds only when every term pas
   one graphical session (wayland or x11, online or active, not closing) whose compositor (or
   leader) is alive; vLLM and EXO stopped and no compute memory on the display GPU; the
   studio overlay units inactive; the slices at desktop values (neither the studio nor the
-  compute set of values in force; values someone else set stay, ADR 0006);
+  compute set of values in force; values someone else set stay, ADR 0007);
 - studio-local: desktop's contract with the overlay units active and the studio slice values
   in force instead;
 - compute: compute.target active and the desktop targets not; the display manager inactive;
@@ -243,7 +243,7 @@ def _desktop_slices(facts: HostFacts, policy: Policy) -> Term:
     """The slices are at desktop values: not the studio squeeze, not the compute values.
 
     Values someone else set on purpose stay (leaving the overlay restores exactly what was
-    found on entry, docs/decisions/0006): the term fails only while another mode's whole set
+    found on entry, docs/decisions/0007): the term fails only while another mode's whole set
     of slice values is in force.
     """
     tid = TermId.SLICES_AT_DESKTOP_POLICY

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from dubnium import contracts as ct
 from dubnium import evidence as ev
 from dubnium import plan as p
 from dubnium.backend import Backend, BackendError, Clock, StateCorrupt
@@ -114,10 +115,7 @@ class StepExecutor:
             case p.WriteGpuProfiles():
                 return self._write_profiles(ctx)
             case p.AwaitGraphical(bound_s=bound):
-                graphical = self.policy.units.graphical_target
-                self.wait(lambda f: unit_active(f, graphical) and has_graphical(f), bound,
-                          "graphical stack up with a session")
-                return StepDone("graphical session present")
+                return self._await_graphical(bound)
             case p.Verify(mode=mode, bound_s=bound):
                 return self._verify(ctx, mode, bound)
         raise AssertionError(f"unknown step {step!r}")  # pragma: no cover
@@ -137,18 +135,26 @@ class StepExecutor:
 
     def wait(self, done: Callable[[HostFacts], bool], bound_s: float, what: str,
              fail: Callable[[HostFacts], bool] | None = None,
-             why: str = "a unit failed", changed: bool = False) -> HostFacts:
-        """Poll until `done`; `StepFailed` on `fail` or at the bound (`changed`: the step's)."""
+             why: str = "a unit failed", changed: bool = False,
+             left: Callable[[HostFacts], str] | None = None) -> HostFacts:
+        """Poll until `done`; `StepFailed` on `fail` or at the bound (`changed`: the step's).
+
+        The failure condition is evaluated first, on the same observation as `done` (seed
+        43522: a guest logged in on the display GPU in the observation in which compute.target
+        came up; checking `done` first accepted it). `left` says, in the failure message,
+        what was still in the way (sessions by id and user).
+        """
         deadline = self.clock.monotonic_ns() + int(bound_s * 1e9)
         interval = self.policy.gpu_release.poll_interval_s
         while True:
             facts = self.backend.observe()
+            extra = f" ({left(facts)})" if left is not None else ""
+            if fail is not None and fail(facts):
+                raise StepFailed(f"gave up waiting for {what}: {why}{extra}", changed=changed)
             if done(facts):
                 return facts
-            if fail is not None and fail(facts):
-                raise StepFailed(f"gave up waiting for {what}: {why}", changed=changed)
             if self.clock.monotonic_ns() >= deadline:
-                raise StepFailed(f"timed out after {bound_s:g} s waiting for {what}",
+                raise StepFailed(f"timed out after {bound_s:g} s waiting for {what}{extra}",
                                  changed=changed)
             poll_sleep(self.clock, interval, deadline)
 
@@ -168,8 +174,22 @@ class StepExecutor:
         if current.active in (ActiveState.INACTIVE, ActiveState.FAILED):
             return StepDone(f"{unit} already {current.active.value}")
         self.act(lambda: self.backend.stop_unit(unit), f"stop {unit}")
-        self.wait(lambda f: unit_stopped(f, unit), bound, f"{unit} stopped", changed=True)
+        try:
+            self.wait(lambda f: unit_stopped(f, unit), bound, f"{unit} stopped", changed=True)
+        except StepFailed as hung:
+            return self._escalate(unit, str(hung))
         return StepDone(f"{unit} stopped", changed=True)
+
+    def _escalate(self, unit: str, hung: str) -> StepDone:
+        """A stop that hangs: KillUnit SIGKILL, a bounded wait, then reset-failed (the 43522
+        class: a hung vLLM stop must not leave compute on the display GPU)."""
+        bound = self.policy.timeouts.kill_s
+        self.act(lambda: self.backend.kill_unit(unit), f"kill {unit} (SIGKILL)", changed=True)
+        self.wait(lambda f: unit_stopped(f, unit), bound, f"{unit} killed", changed=True)
+        self.act(lambda: self.backend.reset_failed(unit), f"reset-failed {unit}", changed=True)
+        note = f"{hung}; escalated: SIGKILL to every process of {unit}, then reset-failed"
+        return StepDone(f"{unit} stopped by SIGKILL after its stop hung", changed=True,
+                        notes=(note,))
 
     def _isolate(self, target: str, bound: float) -> StepDone:
         self.act(lambda: self.backend.isolate(target), f"isolate {target}")
@@ -179,8 +199,29 @@ class StepExecutor:
         self.wait(lambda f: unit_active(f, target), bound, f"{target} active",
                   fail=lambda f: unit_failed(f, target) or (to_compute and has_graphical(f)),
                   why="a unit failed" + (" or a graphical session appeared"
-                                         if to_compute else ""), changed=True)
+                                         if to_compute else ""), changed=True,
+                  left=_sessions_left if to_compute else None)
         return StepDone(f"{target} active", changed=True)
+
+    def _await_graphical(self, bound: float) -> StepDone:
+        """The display manager active and a live graphical session (the desktop contract's
+        terms), within the bound; a display manager that fails gives up at once."""
+        names = self.policy.units
+        terms = (ct.TermId.GRAPHICAL_TARGET_ACTIVE, ct.TermId.DISPLAY_MANAGER_ACTIVE,
+                 ct.TermId.GRAPHICAL_SESSION_ALIVE)
+
+        def missing(facts: HostFacts) -> list[ct.Term]:
+            report = ct.desktop(facts, self.policy)
+            return [report.term(t) for t in terms if not report.term(t).passed]
+
+        facts = self.wait(lambda f: not missing(f), bound,
+                          "the display manager and a graphical session",
+                          fail=lambda f: unit_failed(f, names.display_manager),
+                          why=f"{names.display_manager} failed",
+                          left=lambda f: "; ".join(f"{t.id.value}: {t.detail}"
+                                                   for t in missing(f)) or "nothing")
+        return StepDone(ct.desktop(facts, self.policy).term(
+            ct.TermId.GRAPHICAL_SESSION_ALIVE).detail)
 
     def _save_slices(self) -> StepDone:
         slices = self.backend.observe().slice_settings()
@@ -245,7 +286,7 @@ class StepExecutor:
             except BackendError as exc:
                 notes.append(f"terminate session {session.id}: {exc}")
         self.wait(lambda f: not has_graphical(f), bound, "graphical sessions to end",
-                  changed=bool(sessions))
+                  changed=bool(sessions), left=_sessions_left)
         return StepDone(f"ended {len(sessions)} graphical session(s)",
                         changed=bool(sessions), notes=tuple(notes))
 
@@ -312,8 +353,17 @@ class StepExecutor:
                                              or has_graphical(facts))
 
         facts = self.wait(done, bound, f"the host to be {mode.value}", fail=hopeless,
-                          why="a unit failed or a graphical session appeared")
+                          why="a unit failed or a graphical session appeared",
+                          left=_sessions_left if mode is Mode.COMPUTE else None)
         return StepDone(classify(facts, self.policy).state.value)
+
+
+def _sessions_left(facts: HostFacts) -> str:
+    """The graphical sessions there are, by id, user and state (for failure messages)."""
+    sessions = ev.graphical_sessions(facts)
+    if isinstance(sessions, Unavailable):
+        return f"sessions unreadable: {sessions.reason}"
+    return "graphical: " + ct.describe_sessions(sessions)
 
 
 def poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:

@@ -259,6 +259,10 @@ def _leave_compute(policy: Policy, guarded: bool, source: str = "compute") -> Le
         StopUnit(u.studio_policy, t.unit_stop_s),
         RestoreSlices(),
         Isolate(u.desktop_target, t.unit_start_s),
+        # The repair of a desktop short of its contract: the display manager (isolate
+        # pulls it in; a failed one is started again here, named in the record), then a
+        # live graphical session, each within its bound.
+        StartUnit(u.display_manager, t.unit_start_s),
         AwaitGraphical(t.graphical_ready_s),
         Verify(Mode.DESKTOP, t.graphical_ready_s),
     ]

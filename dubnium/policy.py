@@ -123,6 +123,7 @@ class Timeouts:
     session_exit_s: float = 15.0
     vllm_ready_s: float = 300.0
     graphical_ready_s: float = 60.0
+    kill_s: float = 15.0  # after SIGKILL to a unit whose stop hung (KillUnit), until it is down
     lock_stale_s: float = 900.0
 
 

@@ -30,13 +30,24 @@ Feature: Regressions found by the fault campaigns
     And the observed state is "studio-local"
     And the ai slice has CPU weight 10
 
-  Scenario: A vLLM stop job that hangs ends in an explicit failure, never in desktop (seed 108)
+  Scenario: A vLLM stop job that hangs is killed, bounded, before desktop comes back (seed 108)
     Given the owner has switched to compute
     And the vllm.service stop job hangs
     When the owner requests desktop
-    Then the request ends "failed-transition" with exit code 22
-    And at no point was the observed state "desktop"
+    Then the request ends "converged" with exit code 0
+    And the record notes "escalated: SIGKILL to every process of vllm.service, then reset-failed"
+    And vLLM is stopped
     And every request so far has exactly one audit record
+
+  Scenario: A guest logging in as vLLM finishes loading on the display GPU (seed 43522)
+    Given the vllm.service stop job hangs
+    And a guest logs in graphically as compute.target comes up
+    When the owner requests compute
+    Then the request ends "rolled-back" with exit code 21
+    And the reason mentions "a graphical session appeared (graphical: session 2 of guest"
+    And the record notes "escalated: SIGKILL to every process of vllm.service"
+    And vLLM is stopped
+    And the observed state is "desktop"
 
   Scenario: A graphical login during the switch keeps vLLM off the display GPU (seed 1349)
     Given someone logs in graphically just before the step "isolate compute.target"

@@ -109,6 +109,17 @@ class SimBackend:
         self._act("isolate", target, {"unit": target},
                   lambda: self.world.systemd.isolate(target))
 
+    def kill_unit(self, name: str) -> None:
+        self._act("kill_unit", name, {"unit": name}, lambda: self.world.kill_unit(name))
+
+    def reset_failed(self, name: str) -> None:
+        self._act("reset_failed", name, {"unit": name},
+                  lambda: self.world.systemd.reset_failed(name))
+
+    def console_message(self, text: str) -> None:
+        with contextlib.suppress(Exception):  # best effort by contract: never raises
+            self.world.console(text)
+
     def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
         """Replace the slice's runtime settings: a None field resets that property."""
         self._act("set_slice_properties", slice_name,

@@ -54,7 +54,8 @@ from simulator.world import World
 
 SAFETY = "safety"
 LIVENESS = "liveness"
-CLAIMABLE = frozenset({*(m.value for m in Mode), ObservedState.DEGRADED_COMPUTE.value})
+CLAIMABLE = frozenset({*(m.value for m in Mode), ObservedState.DEGRADED_COMPUTE.value,
+                       ObservedState.DEGRADED_DESKTOP.value})
 
 
 @attrs.frozen
@@ -351,9 +352,10 @@ class Checker:
         if outcome in ("converged", "already-converged") and requested:
             claims.append(str(requested))
         if outcome == "degraded":
-            claims.append(ObservedState.DEGRADED_COMPUTE.value)
+            claims.append(ObservedState.DEGRADED_COMPUTE.value if requested == "compute"
+                          else ObservedState.DEGRADED_DESKTOP.value)
         final = record.get("final_state")
-        if final in (*(m.value for m in Mode), ObservedState.DEGRADED_COMPUTE.value):
+        if final in CLAIMABLE:
             claims.append(str(final))
         for claim in dict.fromkeys(claims):
             why = oracle.missing(self.world, self.policy, claim)

@@ -20,6 +20,8 @@ The contracts (docs/architecture.md):
   compositor; the overlay inactive; vLLM (and EXO) active with shards on exactly the GPUs of
   the full compute profile; the display GPU free of graphics processes with its residual at or
   under the threshold;
+- degraded-desktop: desktop intended (desktop.target or graphical.target up) with compute
+  nowhere: compute.target down, vLLM/EXO stopped, nothing on the display GPU;
 - degraded-compute: compute's terms except that vLLM may run on the non-display GPUs only and
   the display GPU's residual may be up to the degraded bound.
 """
@@ -182,6 +184,21 @@ def _compute_side(world: World, policy: Policy, degraded: bool) -> Iterator[str]
         yield "compute on a display GPU that is not released"
 
 
+def _degraded_desktop(world: World, policy: Policy) -> Iterator[str]:
+    """Desktop intended, no compute anywhere near the GUI (the missing term is the
+    observer's to name; a degraded-desktop claim must not hide compute)."""
+    n = policy.units
+    if not (up(world, n.desktop_target) or up(world, n.graphical_target)):
+        yield "neither desktop.target nor graphical.target active"
+    if running(world, n.compute_target):
+        yield "compute target up"
+    for name in (n.vllm, n.exo):
+        if running(world, name):
+            yield f"{name} running"
+    if display_compute(world, policy):
+        yield "compute memory on the display GPU"
+
+
 def missing(world: World, policy: Policy, state: str) -> list[str]:
     """What the world lacks to be in `state` (a mode or degraded-compute); [] when it is."""
     if state == Mode.DESKTOP.value:
@@ -192,6 +209,8 @@ def missing(world: World, policy: Policy, state: str) -> list[str]:
         return list(_compute_side(world, policy, degraded=False))
     if state == ObservedState.DEGRADED_COMPUTE.value:
         return list(_compute_side(world, policy, degraded=True))
+    if state == ObservedState.DEGRADED_DESKTOP.value:
+        return list(_degraded_desktop(world, policy))
     raise ValueError(f"no contract for {state!r}")
 
 

@@ -289,6 +289,13 @@ class Systemd:
             self._tx_stop(tx, dependent, root=name)
         self._apply(tx)
 
+    def reset_failed(self, name: str) -> None:
+        """ResetFailedUnit: a failed unit becomes inactive (others are left as they are)."""
+        unit = self._unit(name)
+        if unit.active is ActiveState.FAILED:
+            unit.result = "success"
+            self._set_state(unit, ActiveState.INACTIVE)
+
     def reset(self) -> None:
         """Power off: every job gone, every unit inactive (a reboot then starts the boot)."""
         self.jobs.clear()

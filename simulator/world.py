@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dubnium.backend import DubniumError
+from dubnium.backend import BackendError, DubniumError
 from dubnium.facts import (
     ActiveState,
     GpuProcessKind,
@@ -602,6 +602,21 @@ class World:
                         self.action_faults[i] = attrs.evolve(fault, times=fault.times - 1)
                 return fault
         return None
+
+    def kill_unit(self, name: str) -> None:
+        """KillUnit SIGKILL: every process of a running unit dies, even in a hung job; the
+        unit goes `failed` (nothing happens to a unit that is already down)."""
+        unit = self.systemd.units.get(name)
+        if unit is None:
+            raise BackendError(f"Unit {name} not found.")
+        if unit.active not in (ActiveState.INACTIVE, ActiveState.FAILED) or unit.job:
+            self.systemd.fail(name)
+
+    def console(self, text: str) -> None:
+        """A line on the system console (kept with the notifications, marked as such)."""
+        self.notifications.append({"at_ns": self.now_ns, "summary": text, "body": "",
+                                   "console": True})
+        self._recorder.notification(self.now_ns, text, "")
 
     def notify(self, summary: str, body: str) -> None:
         self.notifications.append({"at_ns": self.now_ns, "summary": summary, "body": body})

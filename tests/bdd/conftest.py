@@ -694,3 +694,7 @@ def vllm_never_on_gpu0(scene: Scene) -> None:
     assert isinstance(watcher, LoginAtStep)
     assert watcher.logged_in
     assert [] == [i for i, on in enumerate(watcher.compute_on_gpu0) if on]
+
+
+# The steps of features/contracts.feature live in their own module (this one is long enough).
+from tests.bdd.contract_steps import *  # noqa: E402, F403

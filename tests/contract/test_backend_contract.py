@@ -145,6 +145,20 @@ def test_start_and_stop_a_unit(harness: Harness) -> None:
     assert units_of(facts).get(marker).load == LoadState.LOADED
 
 
+def test_kill_unit_then_reset_failed(harness: Harness) -> None:
+    """kill_unit SIGKILLs a running service (it ends failed, its processes gone);
+    reset_failed brings a failed unit back to inactive."""
+    dm = harness.policy.units.display_manager
+    harness.wait_until(f"{dm} active", lambda f: active(f, dm))
+    harness.backend.kill_unit(dm)
+    harness.wait_until(f"{dm} failed",
+                       lambda f: units_of(f).get(dm).active is ActiveState.FAILED)
+    harness.backend.reset_failed(dm)
+    harness.wait_until(f"{dm} inactive",
+                       lambda f: units_of(f).get(dm).active is ActiveState.INACTIVE)
+    harness.restore()
+
+
 @pytest.mark.parametrize("action", ["start_unit", "stop_unit", "isolate"])
 def test_unknown_unit_is_a_permanent_error(harness: Harness, action: str) -> None:
     """Acting on a unit that does not exist raises a permanent BackendError naming it."""

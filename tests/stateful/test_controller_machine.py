@@ -60,6 +60,8 @@ class ControllerMachine(RuleBasedStateMachine):
 
     @invariant()
     def safe(self) -> None:
+        """After every rule: every invariant, and `mode current` against the oracle
+        (`Checker.check_now` compares the observer's answer with `simulator.oracle`)."""
         self.run.checker.check_now()
         assert [] == self.run.checker.violations
 
@@ -97,6 +99,26 @@ GRAPHICAL_LOGIN_DURING_SWITCH = FaultPlan(1349, 2, (FaultKind.SECOND_SESSION,), 
 ))
 
 
+# Seed 43522 of the 100,000-seed campaign, as it was drawn (the plan is pinned here, so new
+# fault kinds in the draw cannot change it): a guest logs in on the display GPU in the very
+# observation in which vLLM finished loading there, and vLLM's stop hangs. Also a Gherkin
+# scenario in features/regressions.feature.
+GUEST_LOGIN_AS_VLLM_LOADS = FaultPlan(43522, 2, (
+    FaultKind.UNIT_START_SLOW, FaultKind.UNIT_JOB_HANGS, FaultKind.SECOND_SESSION,
+    FaultKind.LOGIND_ERROR, FaultKind.GPU_RELEASE_NEVER, FaultKind.VLLM_OOM,
+    FaultKind.CONTROLLER_KILLED, FaultKind.SLICE_WEIGHTS_CHANGED), (
+    Op.from_json({"op": "advance", "s": 120.0}),
+    fault("vllm_oom", need_mib=23000),
+    fault("unit_job_hangs", unit="vllm", job="stop"),
+    Op.from_json({"op": "advance", "s": 45.0}),
+    fault("slice_weights_changed", slice="ai.slice", cpu_weight=333, when="now",
+          after_observations=1),
+    fault("second_session", type="wayland", user="guest", when="mid_transition",
+          after_observations=10),
+    request("compute"),
+))
+
+
 @given(plan=st.builds(lambda seed, gpus, ops: FaultPlan(seed, gpus, (), tuple(ops)),
                       st.integers(0, 2**16), st.sampled_from((1, 2)),
                       st.lists(OPS, min_size=1, max_size=12)))
@@ -104,7 +126,9 @@ GRAPHICAL_LOGIN_DURING_SWITCH = FaultPlan(1349, 2, (FaultKind.SECOND_SESSION,), 
 @example(plan=SLICE_CALL_IGNORED)
 @example(plan=STOP_JOB_HUNG_BEFORE_HEAL)
 @example(plan=GRAPHICAL_LOGIN_DURING_SWITCH)
+@example(plan=GUEST_LOGIN_AS_VLLM_LOADS)
 def test_any_fault_plan_is_safe_and_live(plan: FaultPlan) -> None:
     """Any sequence of requests, faults and waits keeps every invariant, and heals."""
     result = run_plan(plan)
     assert ([], None) == (list(result.violations), result.crash)
+
