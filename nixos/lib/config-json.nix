@@ -76,6 +76,7 @@ in
     session_exit_s = cfg.timeouts.sessionExitSec;
     vllm_ready_s = cfg.timeouts.vllmReadySec;
     graphical_ready_s = cfg.timeouts.graphicalReadySec;
+    kill_s = cfg.timeouts.killSec;
     lock_stale_s = cfg.timeouts.lockStaleSec;
   };
   processes = {

@@ -89,6 +89,7 @@
     sessionExitSec = 15.0;
     vllmReadySec = 300.0;
     graphicalReadySec = 60.0;
+    killSec = 15.0;
     lockStaleSec = 900.0;
   };
 

@@ -292,6 +292,8 @@ in
       sessionExitSec = number d.timeouts.sessionExitSec "Bound on the graphical session's exit.";
       vllmReadySec = number d.timeouts.vllmReadySec "Bound on vLLM becoming ready.";
       graphicalReadySec = number d.timeouts.graphicalReadySec "Bound on the GUI coming back.";
+      killSec = number d.timeouts.killSec
+        "Bound on a unit going down after SIGKILL, when its stop hung (KillUnit escalation).";
       lockStaleSec = number d.timeouts.lockStaleSec "Age after which a lock whose holder is alive is reported stale.";
     };
 
