@@ -13,13 +13,42 @@ in the environment overrides it).
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
+import sys
+import types
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from pystemd.dbusexc import DBusBaseError
-from pystemd.dbuslib import DBus, DBusAddress, apply_signature
+
+def _pystemd_package_without_init() -> None:
+    """Make `pystemd.dbuslib` importable without running pystemd's package `__init__`.
+
+    That `__init__` imports pystemd's high-level unit classes, which import lxml (about
+    20 ms at every `mode` start); the two compiled D-Bus modules used here need none of it.
+    The package is registered with its real search path, so any later
+    `import pystemd.<submodule>` still works; a program that imported pystemd first keeps
+    its full package.
+    """
+    if "pystemd" in sys.modules:
+        return
+    spec = importlib.util.find_spec("pystemd")
+    if spec is None or spec.submodule_search_locations is None:
+        return  # not installed: the import below reports it
+    package = types.ModuleType("pystemd")
+    package.__spec__ = spec
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__file__ = spec.origin
+    sys.modules["pystemd"] = package
+
+
+_pystemd_package_without_init()
+
+from pystemd.dbusexc import DBusBaseError  # noqa: E402
+from pystemd.dbuslib import DBus, DBusAddress, apply_signature  # noqa: E402
+
+__all__ = ["BusError", "Connection", "SystemBus", "apply_signature", "text", "translate"]
 
 PROPERTIES = b"org.freedesktop.DBus.Properties"
 

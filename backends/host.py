@@ -102,6 +102,7 @@ class HostBackend:
 
     def observe(self) -> HostFacts:
         policy = self.policy
+        audio_pending = self._pipewire.start()  # pw-dump runs while the bus is read
         units: Units | Unavailable
         slices: tuple[SliceFact, ...] | Unavailable
         try:
@@ -131,7 +132,7 @@ class HostBackend:
             units=units,
             sessions=sessions,
             processes=self._proc.processes(interesting, leaders),
-            audio=self._pipewire.read(session_uids),
+            audio=self._pipewire.finish(audio_pending, session_uids),
             gpus=self._nvml.read(),
             load=self._proc.load(),
             memory=self._proc.memory(),

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pystemd.dbuslib import apply_signature
-
-from backends.bus import BusError, SystemBus, text
+from backends.bus import BusError, SystemBus, apply_signature, text
 from dubnium.backend import BackendError
 from dubnium.facts import SessionFact
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import attrs
-import pynvml
 
 from dubnium.facts import GpuFact, GpuProcess, GpuProcessKind, Unavailable
 
@@ -30,14 +29,23 @@ class NvmlUnavailable(Exception):
         self.reason = reason
 
 
-def describe_error(exc: pynvml.NVMLError) -> str:
+def describe_error(exc: Any) -> str:
     value = getattr(exc, "value", None)
     return f"NVML error {value}: {exc}"
+
+
+def _pynvml() -> Any:
+    """nvidia-ml-py, imported at the first GPU read (not by `mode current` from its cache,
+    nor by the verbs that read no GPU)."""
+    import pynvml
+
+    return pynvml
 
 
 @contextmanager
 def _session() -> Iterator[None]:
     """nvmlInit … nvmlShutdown; NVMLError becomes NvmlUnavailable (the adapter's edge)."""
+    pynvml = _pynvml()
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:
@@ -69,6 +77,7 @@ class NvmlAdapter:
 
     def info(self) -> NvmlInfo:
         """Driver version and every GPU. Raises NvmlUnavailable."""
+        pynvml = _pynvml()
         with _session():
             driver = _str(pynvml.nvmlSystemGetDriverVersion())
             version = _str(pynvml.nvmlSystemGetNVMLVersion())
@@ -78,6 +87,7 @@ class NvmlAdapter:
 
 
 def _gpu(index: int) -> GpuFact:
+    pynvml = _pynvml()
     handle = pynvml.nvmlDeviceGetHandleByIndex(index)
     memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
     processes = _processes(
@@ -113,6 +123,7 @@ def _processes(
 
 
 def _process_name(pid: int) -> str:
+    pynvml = _pynvml()
     try:
         return _str(pynvml.nvmlSystemGetProcessName(pid))
     except pynvml.NVMLError:
@@ -120,6 +131,7 @@ def _process_name(pid: int) -> str:
 
 
 def _optional(read: Callable[[], T]) -> T | None:
+    pynvml = _pynvml()
     try:
         return read()
     except pynvml.NVMLError_NotSupported:

@@ -8,7 +8,9 @@ session user whose PipeWire cannot be read makes the audio evidence Unavailable,
 empty graph). With no session and no socket there is no PipeWire to play through: the graph
 is empty.
 
-The edge is `_dump()`, the one place pw-dump is run: a non-zero exit, a timeout or
+`start()` runs pw-dump for every daemon with a socket before the caller reads D-Bus, and
+`finish()` collects it after, so its ~10 ms overlap the bus calls. The edge is `_spawn()`
+and `_collect()`, the one place pw-dump is run and read: a non-zero exit, a timeout or
 unparseable output becomes `Unavailable` carrying pw-dump's own message.
 """
 
@@ -54,35 +56,71 @@ class PipeWireAdapter:
                 found[base / str(uid)] = True
         return tuple(found.items())
 
-    def read(self, session_uids: Iterable[int]) -> AudioGraph | Unavailable:
-        nodes: list[AudioNode] = []
-        for directory, required in self.runtime_dirs(session_uids):
-            if not (directory / SOCKET).exists():
-                if required:
-                    return Unavailable(f"no PipeWire socket at {directory / SOCKET}")
-                continue
-            graph = self._dump(directory)
-            if isinstance(graph, Unavailable):
-                return graph
-            nodes.extend(graph.nodes)
-        return AudioGraph(tuple(nodes))
+    def start(self) -> dict[Path, subprocess.Popen[str] | Unavailable]:
+        """Start pw-dump for every runtime directory that has a socket now, without
+        waiting: the caller reads D-Bus meanwhile and collects with `finish`."""
+        if self._runtime_dir is not None:
+            dirs = [self._runtime_dir] if (self._runtime_dir / SOCKET).exists() else []
+        else:
+            dirs = [d for d, _ in self.runtime_dirs(()) if (d / SOCKET).exists()]
+        return {d: self._spawn(d) for d in dirs}
 
-    def _dump(self, directory: Path) -> AudioGraph | Unavailable:
+    def finish(
+        self, pending: dict[Path, subprocess.Popen[str] | Unavailable],
+        session_uids: Iterable[int],
+    ) -> AudioGraph | Unavailable:
+        """The graph of every daemon `runtime_dirs` names: those started by `start`
+        collected, any other (a session user's, found since) read now."""
+        try:
+            nodes: list[AudioNode] = []
+            for directory, required in self.runtime_dirs(session_uids):
+                proc = pending.pop(directory, None)
+                if proc is None:
+                    if not (directory / SOCKET).exists():
+                        if required:
+                            return Unavailable(f"no PipeWire socket at {directory / SOCKET}")
+                        continue
+                    proc = self._spawn(directory)
+                graph = self._collect(directory, proc)
+                if isinstance(graph, Unavailable):
+                    return graph
+                nodes.extend(graph.nodes)
+            return AudioGraph(tuple(nodes))
+        finally:
+            for leftover in pending.values():
+                if not isinstance(leftover, Unavailable):
+                    leftover.kill()
+                    leftover.communicate()
+
+    def read(self, session_uids: Iterable[int]) -> AudioGraph | Unavailable:
+        return self.finish(self.start(), session_uids)
+
+    def _spawn(self, directory: Path) -> subprocess.Popen[str] | Unavailable:
         env = {"XDG_RUNTIME_DIR": str(directory), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         try:
-            proc = subprocess.run(
-                [self._pw_dump, "-N"], env=env, capture_output=True, text=True,
-                timeout=self._timeout_s, check=False,
+            return subprocess.Popen(
+                [self._pw_dump, "-N"], env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
-        except subprocess.TimeoutExpired:
-            return Unavailable(f"pw-dump ({directory}): no answer within {self._timeout_s:g} s")
         except OSError as exc:
             return Unavailable(f"pw-dump: cannot run: {exc.strerror}")
+
+    def _collect(
+        self, directory: Path, proc: subprocess.Popen[str] | Unavailable
+    ) -> AudioGraph | Unavailable:
+        if isinstance(proc, Unavailable):
+            return proc
+        try:
+            stdout, stderr = proc.communicate(timeout=self._timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return Unavailable(f"pw-dump ({directory}): no answer within {self._timeout_s:g} s")
         if proc.returncode != 0:
-            message = _last_line(proc.stderr) or _last_line(proc.stdout) or "no message"
+            message = _last_line(stderr) or _last_line(stdout) or "no message"
             return Unavailable(f"pw-dump ({directory}): {message} (exit {proc.returncode})")
         try:
-            objects = json.loads(proc.stdout or "[]")
+            objects = json.loads(stdout or "[]")
         except json.JSONDecodeError as exc:
             return Unavailable(f"pw-dump ({directory}): unparseable output: {exc.msg}")
         if not isinstance(objects, list):

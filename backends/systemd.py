@@ -16,9 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from pystemd.dbuslib import apply_signature
-
-from backends.bus import BusError, Connection, SystemBus, text
+from backends.bus import BusError, Connection, SystemBus, apply_signature, text
 from dubnium.backend import BackendError
 from dubnium.facts import ActiveState, LoadState, SliceFact, SliceSettings, UnitFact, Units
 

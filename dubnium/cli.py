@@ -22,11 +22,12 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
-from dubnium import __version__, confirm, console, progress, render
-from dubnium.audit import AuditLog, FileAuditLog
+from dubnium import __version__, confirm, console, progress, readpath, render
+from dubnium.audit import DEFAULT_ROTATE_BYTES, FileAuditLog
 from dubnium.backend import (
     Backend,
     BackendUnavailable,
+    Clock,
     DubniumError,
     StateCorrupt,
     StorageError,
@@ -133,15 +134,32 @@ class Context:
         return RuntimeState(DirectoryStore(self.state_dir), str(self.state_dir))
 
     @property
-    def audit(self) -> AuditLog:
-        """The simulator's log lives beside its world; the host's where the policy says."""
+    def audit(self) -> FileAuditLog:
+        """The simulator's log lives beside its world; the host's where the policy says.
+        Reading it needs no policy in the simulator (its size bound matters to writers,
+        which have loaded the world, and with it the policy, by then)."""
         if self.is_sim:
-            return FileAuditLog(self.state_dir / "events.jsonl")
-        return FileAuditLog(Path(self.policy.paths.audit_log))
+            rotate = (DEFAULT_ROTATE_BYTES if self._sim is None and self._policy is None
+                      else self.policy.audit.rotate_mib << 20)
+            return FileAuditLog(self.state_dir / "events.jsonl", rotate)
+        return FileAuditLog(Path(self.policy.paths.audit_log), self.policy.audit.rotate_mib << 20)
 
     def reconciler(self, reporter: Reporter | None = None) -> Reconciler:
-        return Reconciler(self.backend, self.policy, self.runtime, self.audit, pid=os.getpid(),
+        backend = self.backend  # in the simulator, loads the world and its policy first
+        return Reconciler(backend, self.policy, self.runtime, self.audit, pid=os.getpid(),
                           reporter=reporter)
+
+    def observe(self) -> tuple[Observation, dict[str, Any]]:
+        """A live observation (the observer only) and its JSON."""
+        return readpath.observe_json(self.backend, self.policy, self.runtime)
+
+    def host_clock(self) -> Clock:
+        """The real clock, without loading the host backend (a recorded answer needs no
+        D-Bus)."""
+        if self._backend is not None:
+            return self._backend.clock
+        clock: Clock = importlib.import_module("backends.clock").RealClock()
+        return clock
 
     def require_root(self, verb: str) -> None:
         if not self.is_sim and os.geteuid() != 0:
@@ -271,20 +289,6 @@ def _options(
     ctx.obj = Context(backend, state_dir, config)
 
 
-# ----------------------------------------------------------------------- exit codes
-
-
-def _current_exit(obs: Observation) -> int:
-    """0 only for a mode seen with all evidence read; otherwise say what is missing."""
-    if obs.degraded:
-        return ExitCode.DEGRADED
-    if obs.evidence.get("unavailable"):
-        return ExitCode.EVIDENCE_UNAVAILABLE
-    if obs.state.mode is not None:
-        return ExitCode.OK
-    return ExitCode.NOT_CONVERGED
-
-
 # ----------------------------------------------------------------------- verbs
 
 
@@ -378,27 +382,40 @@ def boot(tctx: typer.Context, as_json: JsonOpt = False, quiet: QuietOpt = False)
 def current(
     tctx: typer.Context,
     refresh: Annotated[bool, typer.Option(
-        "--refresh", help="Also rewrite the recorded current files and the metrics textfile "
-                          "(what the observer timer runs).")] = False,
+        "--refresh", help="Observe now, never the recorded answer; as root (what the observer "
+                          "timer runs) or in the simulator, also rewrite the recorded current "
+                          "files and the metrics textfile.")] = False,
     textfile: Annotated[Path | None, typer.Option(
         "--textfile", help="With --refresh: where the node-exporter textfile goes "
                            "(default: mode.prom in the state directory).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The current state, derived from evidence now (never from desired)."""
+    """The current state, derived from evidence (never from desired).
+
+    On the host, the recorded observation (written by the observer timer and every
+    transition) is served while younger than timeouts.current_max_age_s; the JSON says its
+    source and age. A live observation that writes nothing needs no root.
+    """
     ctx = _ctx(tctx)
-    if refresh:
-        ctx.require_root("current --refresh")
-    _, obs = ctx.reconciler().observe()
-    data = render.stamp(obs.to_json(ctx.timestamp()))
-    if refresh:
-        ctx.runtime.write_current(data)
-        _write_textfile(ctx, obs, textfile or ctx.state_dir / "mode.prom")
-    _emit(as_json, data, obs.state.value)
+    data = None
+    if not refresh and not ctx.is_sim:
+        # The simulator's clock stands still between commands while `mode-sim` changes
+        # its world: there a recorded answer's age says nothing, so it always observes.
+        data = readpath.recorded_if_fresh(
+            ctx.runtime.read_json("current.json"), ctx.host_clock().wall_ns(),
+            ctx.policy.timeouts.current_max_age_s)
+    if data is None:
+        obs, live = ctx.observe()
+        live = render.stamp(live)
+        if refresh and (ctx.is_sim or os.geteuid() == 0):
+            ctx.runtime.write_current(live)
+            _write_textfile(ctx, obs, textfile or ctx.state_dir / "mode.prom")
+        data = readpath.observed(live, ctx.backend.clock.wall_ns())
+    _emit(as_json, data, str(data["observed_state"]))
     if not as_json:
-        for line in render.observation_text(obs).splitlines()[1:]:
-            OUTPUT.echo(line.strip(), err=True)
-    raise _Exit(_current_exit(obs))
+        for line in readpath.notes(data):
+            OUTPUT.echo(line, err=True)
+    raise _Exit(readpath.exit_code(data))
 
 
 def _write_textfile(ctx: Context, obs: Observation, path: Path) -> None:
@@ -424,7 +441,7 @@ def desired(tctx: typer.Context, as_json: JsonOpt = False) -> None:
 def _status_view(ctx: Context, obs: Observation | None = None) -> StatusView:
     runtime = ctx.runtime
     if obs is None:
-        _, obs = ctx.reconciler().observe()
+        obs, _ = ctx.observe()
     policy = ctx.policy
     return StatusView(
         backend=ctx.backend_name, desired=runtime.read_desired(),
@@ -550,14 +567,14 @@ def history(
         query = HistoryQuery.parse(limit, since, outcome or [], (o.value for o in Outcome))
     except QueryError as exc:
         raise _Exit(ExitCode.USAGE, str(exc)) from None
-    entries = query.select(ctx.audit.entries())
+    entries = query.select_from_end(ctx.audit.newest_first())
     if as_json:
         for e in entries:
             OUTPUT.echo(render.json_line(
                 render.record_json(e.record) if e.record is not None else
-                render.stamp({"damaged_line": e.line_no, "raw": e.raw})))
+                render.stamp({"segment": e.segment, "offset": e.offset, "raw": e.raw})))
         return
-    lines = [render.history_line(e.record, e.line_no) for e in entries]
+    lines = [render.history_line(e.record, e.where) for e in entries]
     OUTPUT.echo("\n".join(lines) or "no transitions recorded")
 
 

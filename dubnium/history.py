@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from dubnium.audit import AuditEntry
+from dubnium.audit import ROTATION, AuditEntry
 
 
 class QueryError(ValueError):
@@ -58,3 +58,25 @@ class HistoryQuery:
     def select(self, entries: Iterable[AuditEntry]) -> list[AuditEntry]:
         kept = [e for e in entries if e.record is None or self.keeps(e.record)]
         return kept[-self.limit:]
+
+    def select_from_end(self, newest_first: Iterable[AuditEntry]) -> list[AuditEntry]:
+        """What `select` keeps, read from the log's end (`AuditLog.newest_first`): stops
+        after `limit` entries, or at the first record that finished before `since` (the
+        log is appended in time order), so the time and memory are those of the answer,
+        not of the log. Rotation records are the log's own bookkeeping: not shown."""
+        out: list[AuditEntry] = []
+        for entry in newest_first:
+            if len(out) >= self.limit:
+                break
+            record = entry.record
+            if record is not None:
+                if record.get("kind") == ROTATION:
+                    continue
+                finished = str(record.get("finished_at") or record.get("started_at") or "")
+                if self.since is not None and finished and finished.rstrip("Z") < self.since:
+                    break
+                if not self.keeps(record):
+                    continue
+            out.append(entry)
+        out.reverse()
+        return out

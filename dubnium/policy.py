@@ -125,6 +125,8 @@ class Timeouts:
     graphical_ready_s: float = 60.0
     kill_s: float = 15.0  # after SIGKILL to a unit whose stop hung (KillUnit), until it is down
     lock_stale_s: float = 900.0
+    # `mode current` serves the recorded observation (current.json) while it is younger.
+    current_max_age_s: float = 5.0
 
 
 @attrs.frozen
@@ -156,6 +158,12 @@ class Paths:
     state_dir: str = "/run/mode-controller"
     audit_log: str = "/var/lib/mode-controller/events.jsonl"
     model_store: str = "/var/lib/dubnium/models"
+
+
+@attrs.frozen
+class Audit:
+    # The live audit log becomes a numbered segment when it would grow past this.
+    rotate_mib: int = 16
 
 
 def _default_slices() -> dict[Mode, dict[str, SliceSettings]]:
@@ -196,6 +204,7 @@ class Policy:
     processes: ProcessNames = ProcessNames()
     paths: Paths = Paths()
     idle: Idle = Idle()
+    audit: Audit = Audit()
 
     @property
     def two_gpu(self) -> bool:
@@ -246,6 +255,7 @@ class Policy:
             "paths": attrs.asdict(self.paths),
             "idle": {k: list(v) if isinstance(v, tuple) else v
                      for k, v in attrs.asdict(self.idle).items()},
+            "audit": attrs.asdict(self.audit),
         }
 
 
@@ -422,6 +432,9 @@ def load_policy_data(data: object) -> Policy:
     pa.finish()
 
     idle = _idle(top.section("idle"), d.idle)
+    au = top.section("audit")
+    audit = Audit(rotate_mib=au.get("rotate_mib", _int(1), d.audit.rotate_mib))
+    au.finish()
     top.finish()
 
     return Policy(
@@ -439,6 +452,7 @@ def load_policy_data(data: object) -> Policy:
         processes=processes,
         paths=paths,
         idle=idle,
+        audit=audit,
     )
 
 

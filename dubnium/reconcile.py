@@ -16,9 +16,10 @@ from typing import Any
 import attrs
 
 from dubnium import plan as p
+from dubnium import readpath
 from dubnium.attempt import Attempt, StepHooks
 from dubnium.audit import AuditLog
-from dubnium.backend import Backend, StateCorrupt, StorageError, iso_timestamp
+from dubnium.backend import Backend, StorageError, iso_timestamp
 from dubnium.codes import ExitCode
 from dubnium.facts import HostFacts
 from dubnium.guards import GuardReport, evaluate
@@ -86,18 +87,11 @@ class Reconciler:
     # ----------------------------------------------------------------- reading
 
     def markers(self) -> Markers:
-        return Markers(
-            transition_in_progress=self.state.store.lock_held() is not None,
-            last_transition_failed=self.last_failed(),
-        )
+        return readpath.markers(self.state)
 
     def last_failed(self) -> bool:
         """The last record says failed-transition (an unreadable record says nothing)."""
-        try:
-            last = self.state.last_transition()
-        except StateCorrupt:
-            return False
-        return bool(last and last.get("outcome") == Outcome.FAILED.value)
+        return readpath.last_transition_failed(self.state)
 
     def observe(self) -> tuple[HostFacts, Observation]:
         facts = self.backend.observe()

@@ -131,14 +131,14 @@ def plan_lines(plan: Plan, reports: Iterable[GuardReport] | None = None) -> list
     return lines
 
 
-def history_line(data: Mapping[str, Any] | None, line_no: int) -> str:
+def history_line(data: Mapping[str, Any] | None, where: str) -> str:
     """One audit line as text: its record (any record version), or why it is not one."""
     if data is None:
-        return f"line {line_no}: damaged (kept as written)"
+        return f"{where}: damaged (kept as written)"
     try:
         record = from_json(data)
     except RecordUnreadable:
-        return f"line {line_no}: not a transition record this version can read"
+        return f"{where}: not a transition record this version can read"
     requested = (record.requested if isinstance(record, AbandonedRecord)
                  else record.requested.value)
     return (f"{record.finished_at or '?'}  {requested or '?':12} "

@@ -78,6 +78,7 @@ in
     graphical_ready_s = cfg.timeouts.graphicalReadySec;
     kill_s = cfg.timeouts.killSec;
     lock_stale_s = cfg.timeouts.lockStaleSec;
+    current_max_age_s = cfg.timeouts.currentMaxAgeSec;
   };
   processes = {
     inherit (cfg.processes) compositor reaper jack;
@@ -99,4 +100,5 @@ in
     timezone = cfg.idle.schedule.timeZone;
     wake_on = cfg.idle.wakeOn;
   };
+  audit.rotate_mib = cfg.audit.rotateMiB;
 }

@@ -91,6 +91,7 @@
     graphicalReadySec = 60.0;
     killSec = 15.0;
     lockStaleSec = 900.0;
+    currentMaxAgeSec = 5.0;
   };
 
   processes = {
@@ -120,5 +121,9 @@
       timeZone = "UTC";
     };
     wakeOn = [ "key" "login" "command" ];
+  };
+
+  audit = {
+    rotateMiB = 16;
   };
 }

@@ -31,7 +31,7 @@ def back_to_desktop(host: TestHost) -> Iterator[None]:
 
 def current(host: TestHost) -> tuple[int, str]:
     """`mode current --json`: exit status and observed state."""
-    proc = host.mode("current", "--json")
+    proc = host.mode("current", "--refresh", "--json")
     return proc.returncode, json.loads(proc.stdout)["observed_state"]
 
 
@@ -49,11 +49,22 @@ def request(host: TestHost, mode: str) -> int:
 
 def test_current_is_desktop_after_boot(host: TestHost) -> None:
     """A freshly booted host is observed as desktop, with all evidence readable."""
-    proc = host.mode("current", "--json")
+    proc = host.mode("current", "--refresh", "--json")
     data = json.loads(proc.stdout)
     assert (0, "desktop", {}) == (
         proc.returncode, data["observed_state"], data["evidence"]["unavailable"]
     )
+
+
+def test_after_a_transition_current_is_served_from_its_record(host: TestHost) -> None:
+    """Right after a transition, `mode current` serves the observation the transition
+    recorded (source recorded, young), equal to what a live observation shows."""
+    assert 0 == request(host, "studio-local")
+    served = json.loads(host.mode("current", "--json").stdout)
+    live = json.loads(host.mode("current", "--refresh", "--json").stdout)
+    assert ("recorded", "observed", "studio-local", "studio-local") == (
+        served["source"], live["source"], served["observed_state"], live["observed_state"])
+    assert 0 <= served["age_s"] <= POLICY.timeouts.current_max_age_s
 
 
 def test_studio_local_and_back_changes_and_restores_real_slice_weights(host: TestHost) -> None:

@@ -48,7 +48,7 @@ def test_dbus_down_makes_units_sessions_and_slices_unavailable(host: TestHost) -
 def test_dbus_down_current_reports_missing_evidence(host: TestHost) -> None:
     """`mode current` with dbus stopped: exit 25, the missing groups named in the JSON."""
     stop_dbus(host)
-    proc = host.mode("current", "--json")
+    proc = host.mode("current", "--refresh", "--json")
     data = json.loads(proc.stdout)
     assert (ExitCode.EVIDENCE_UNAVAILABLE, "unknown") == (proc.returncode,
                                                           data["observed_state"])
@@ -72,7 +72,7 @@ def test_pipewire_down_makes_audio_unavailable_with_pw_dump_message(host: TestHo
 def test_pipewire_down_current_names_the_missing_evidence(host: TestHost) -> None:
     """`mode current` with PipeWire stopped names audio as unavailable, confidence not high."""
     stop_pipewire(host)
-    data = json.loads(host.mode("current", "--json").stdout)
+    data = json.loads(host.mode("current", "--refresh", "--json").stdout)
     assert (["audio"], "medium") == (sorted(data["evidence"]["unavailable"]),
                                      data["confidence"])
 
@@ -80,7 +80,8 @@ def test_pipewire_down_current_names_the_missing_evidence(host: TestHost) -> Non
 def test_pipewire_down_current_exits_25(host: TestHost) -> None:
     """`mode current` with PipeWire stopped exits 25 (evidence unavailable)."""
     stop_pipewire(host)
-    assert ExitCode.EVIDENCE_UNAVAILABLE == host.mode("current", "--json").returncode
+    proc = host.mode("current", "--refresh", "--json")
+    assert ExitCode.EVIDENCE_UNAVAILABLE == proc.returncode
 
 
 def test_pipewire_down_compute_refused(host: TestHost) -> None:

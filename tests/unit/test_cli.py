@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dubnium.audit import FileAuditLog
 from dubnium.cli import main as mode_main
 from dubnium.codes import ExitCode
 from simulator.cli import main as sim_main
@@ -131,3 +132,48 @@ def test_current_json_lists_every_contract_term(shell: Shell) -> None:
     assert ({"desktop", "studio-local", "compute"}, "desktop", []) == (
         set(terms), data["judged_against"], data["missing"])
     assert (["pass"] * 8) == terms["desktop"]
+
+
+def _history(shell: Shell, *args: str) -> list[Any]:
+    code, out, err = shell.run("mode", "history", *args, "--json")
+    assert 0 == code, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_history_reads_across_rotated_segments_newest_last(shell: Shell) -> None:
+    """`mode history` gives the last records across events.jsonl.N and events.jsonl."""
+    log = FileAuditLog(shell.state / "events.jsonl", rotate_bytes=400)
+    for n in range(40):
+        log.append({"n": n, "finished_at": f"2026-11-30T00:00:{n:02d}.000Z"})
+    assert len(log.segments()) > 3
+    assert [36, 37, 38, 39] == [r["n"] for r in _history(shell, "--limit", "4")]
+    assert list(range(40)) == [r["n"] for r in _history(shell, "--limit", "100")]
+
+
+def test_history_since_reads_only_the_newer_records(shell: Shell) -> None:
+    """--since keeps the records finished at or after it, across a rotation."""
+    log = FileAuditLog(shell.state / "events.jsonl", rotate_bytes=300)
+    for n in range(12):
+        log.append({"n": n, "finished_at": f"2026-11-30T00:00:{n:02d}.000Z",
+                    "outcome": "converged", "requested": "desktop"})
+    assert len(log.segments()) > 2
+    got = _history(shell, "--since", "2026-11-30T00:00:09Z")
+    assert [9, 10, 11] == [r["n"] for r in got]
+
+
+def test_history_reports_a_damaged_line_with_where_it_is(shell: Shell) -> None:
+    """A torn line is shown by segment and byte offset, kept as written."""
+    (shell.state / "events.jsonl").write_text('{"n": 1}\n{"n": 2, "tor')
+    got = _history(shell)
+    assert {"schema_version": 1, "segment": "events.jsonl", "offset": 9,
+            "raw": '{"n": 2, "tor'} == got[1]
+    code, out, _ = shell.run("mode", "history")
+    assert (0, "events.jsonl byte 9: damaged (kept as written)") == (code, out.splitlines()[1])
+
+
+def test_sim_current_always_observes(shell: Shell) -> None:
+    """The simulator's clock stands still between commands: its current is never served
+    from the recorded file, even right after a transition wrote it."""
+    assert shell.run("mode", "request", "studio-local")[0] == 0
+    data = shell.json("current")
+    assert ("observed", "studio-local") == (data["source"], data["observed_state"])

@@ -295,6 +295,7 @@ in
       killSec = number d.timeouts.killSec
         "Bound on a unit going down after SIGKILL, when its stop hung (KillUnit escalation).";
       lockStaleSec = number d.timeouts.lockStaleSec "Age after which a lock whose holder is alive is reported stale.";
+      currentMaxAgeSec = number d.timeouts.currentMaxAgeSec "Age up to which `mode current` serves the recorded observation (current.json) instead of observing.";
     };
 
     processes = {
@@ -331,6 +332,14 @@ in
         type = absolutePath;
         default = d.paths.modelStore;
         description = "Model weights, outside Git and the Nix store, seeded by the owner (docs/runbooks/model-seeding.md); read-only to vLLM.";
+      };
+    };
+
+    audit = {
+      rotateMiB = mkOption {
+        type = types.ints.positive;
+        default = d.audit.rotateMiB;
+        description = "Size at which the audit log is renamed to the next numbered segment (events.jsonl.1, .2, ...; none is deleted) and a fresh one started.";
       };
     };
 

@@ -1,0 +1,155 @@
+"""The `mode` console script: `mode current` on the host answered before the full CLI loads.
+
+`mode current` is the verb scripts, status bars and the observer timer run most often, and
+on the live host its answer is usually already on disk (`current.json`, see
+`dubnium.readpath`). This entry reads exactly that invocation — global `--backend`,
+`--state-dir`, `--config` (or their environment variables), the verb `current`, and
+`--json` / `--refresh` — and answers it with the standard library, the policy file, and,
+when a live observation is needed, only the observer and the host backend. Everything else,
+and anything unusual on the way (help, another verb, the simulator, a config or state file
+that does not read cleanly, any error), is handed to the full CLI (`dubnium.cli.main`,
+typer), which answers it, errors included, as it always has; nothing has been printed or
+written by then. `tests/unit/test_readpath.py` keeps both ways' output equal.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dubnium import fsutil, readpath, strictjson
+
+# dubnium.policy.DEFAULT_CONFIG_PATH, spelled here so this module need not import the policy
+# (attrs) to serve a recorded answer; a test keeps the two equal.
+DEFAULT_CONFIG = "/etc/dubnium/config.json"
+_OPTIONS = {"--backend": "DUBNIUM_BACKEND", "--state-dir": "DUBNIUM_STATE_DIR",
+            "--config": "DUBNIUM_CONFIG"}
+_FLAGS = frozenset({"--json", "--refresh"})
+
+
+def parse(args: Sequence[str], env: dict[str, str]) -> dict[str, Any] | None:
+    """The options of a `mode [global options] current [--json] [--refresh]` call on the
+    host backend, or None for anything else (the full CLI answers those)."""
+    given = {name: env.get(var) or None for name, var in _OPTIONS.items()}
+    i = 0
+    while i < len(args) and args[i].startswith("--"):
+        name, eq, value = args[i].partition("=")
+        if name not in _OPTIONS:
+            return None
+        if not eq:
+            if i + 1 >= len(args):
+                return None
+            i += 1
+            value = args[i]
+        if not value:
+            return None
+        given[name] = value
+        i += 1
+    if args[i:i + 1] != ["current"] or not set(args[i + 1:]) <= _FLAGS:
+        return None
+    config = given["--config"]
+    backend = given["--backend"] or ("host" if Path(DEFAULT_CONFIG).exists() else "sim")
+    if backend != "host":
+        return None
+    return {
+        "config": Path(config or DEFAULT_CONFIG),
+        "state_dir": Path(given["--state-dir"]) if given["--state-dir"] else None,
+        "json": "--json" in args[i + 1:],
+        "refresh": "--refresh" in args[i + 1:],
+    }
+
+
+def _settings(config: Path) -> tuple[str, float] | None:
+    """(state_dir, current_max_age_s) from the policy file, read without validating the
+    rest; None when they are not plainly there (the full CLI then reports the file)."""
+    try:
+        data = strictjson.loads(fsutil.read_regular(config) or b"")
+        state_dir = data.get("paths", {}).get("state_dir", "/run/mode-controller")
+        max_age = data.get("timeouts", {}).get("current_max_age_s", 5.0)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(state_dir, str) or isinstance(max_age, bool):
+        return None
+    if not isinstance(max_age, int | float):
+        return None
+    return state_dir, float(max_age)
+
+
+def _read_recorded(state_dir: Path) -> Any:
+    """current.json as parsed JSON (a regular file, never through a link, strictly parsed);
+    None when it cannot be read (the live path then answers)."""
+    try:
+        data = fsutil.read_regular(state_dir / "current.json")
+        return None if data is None else strictjson.loads(data)
+    except (OSError, ValueError):
+        return None
+
+
+def _print(data: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(f"{data['observed_state']}\n")
+        for line in readpath.notes(data):
+            sys.stderr.write(line + "\n")
+    sys.stdout.flush()
+    return readpath.exit_code(data)
+
+
+def current(request: dict[str, Any]) -> int | None:
+    """Answer `mode current` on the host, or None to hand it to the full CLI."""
+    settings = _settings(request["config"])
+    if settings is None:
+        return None
+    state_dir = request["state_dir"] or Path(settings[0])
+    clock = importlib.import_module("backends.clock").RealClock()
+    if not request["refresh"]:
+        record = _read_recorded(state_dir)
+        fresh = readpath.recorded_if_fresh(
+            record if isinstance(record, dict) else None, clock.wall_ns(), settings[1])
+        if fresh is not None:
+            return _print(fresh, request["json"])
+    return _live(request, state_dir)
+
+
+def _live(request: dict[str, Any], state_dir: Path) -> int | None:
+    from dubnium.backend import DubniumError
+    from dubnium.policy import load_policy
+    from dubnium.state import DirectoryStore, RuntimeState
+
+    try:
+        policy = load_policy(request["config"])
+        runtime = RuntimeState(DirectoryStore(state_dir), str(state_dir))
+        backend = importlib.import_module("backends.host").HostBackend(policy)
+        _, data = readpath.observe_json(backend, policy, runtime)
+        if request["refresh"] and os.geteuid() == 0:
+            runtime.write_current(data)
+    except (DubniumError, ValueError, OSError, ImportError):
+        return None  # the full CLI reports it, in its words and with its exit code
+    return _print(readpath.observed(data, backend.clock.wall_ns()), request["json"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry: the fast path for `mode current`, else the full CLI."""
+    args = sys.argv[1:] if argv is None else argv
+    request = parse(args, dict(os.environ))
+    if request is not None:
+        try:
+            code = current(request)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(1) from None
+        if code is not None:
+            raise SystemExit(code)
+    from dubnium.cli import main as full
+
+    full(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
