@@ -24,6 +24,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 DIR_MODE = 0o755
@@ -64,11 +65,16 @@ def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
         os.chmod(directory, mode, follow_symlinks=False)
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of `data` to `fd` or raise; a write of 0 bytes is a full disk."""
+def write_all(fd: int, data: bytes,
+              write: Callable[[int, memoryview], int] = os.write) -> None:
+    """Write every byte of `data` to `fd` or raise; a write of 0 bytes is a full disk.
+
+    `write` is `os.write`; the simulator passes its disk model's, so the campaigns run this
+    very loop against short writes, ENOSPC and EIO.
+    """
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = write(fd, view)
         if written <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view = view[written:]

@@ -32,12 +32,14 @@ from typing import Any
 import attrs
 
 from dubnium import plan as p
+from dubnium.backend import StorageError
 from dubnium.facts import HostFacts
 from dubnium.modes import Mode
 from dubnium.observe import Markers, Observation, classify
 from dubnium.policy import Policy
 from dubnium.reconcile import Reporter
 from dubnium.records import Record, to_json
+from simulator import iofaults
 from simulator.faults import (
     ControllerKilled,
     FaultKind,
@@ -54,7 +56,6 @@ from simulator.harness import CONTROLLER_PID, Station
 from simulator.invariants import (
     LIVENESS,
     SAFETY,
-    CheckedStore,
     Checker,
     Violation,
     liveness_bound_s,
@@ -217,7 +218,9 @@ class Run:
         self.trace = trace
         self.classifier = classifier
         station = Station.create(seed=plan.seed, gpus=plan.gpus)
-        self.store = CheckedStore()
+        self.disk = iofaults.SimDisk()
+        self.store = iofaults.FaultyStore(self.disk)
+        station.audit = iofaults.FaultyAuditLog(self.disk)
         station.store = self.store
         self.station = station
         self.policy = station.policy
@@ -260,6 +263,10 @@ class Run:
             self.store.holder_alive = None  # its process is gone
             self._torn_leftovers()
             outcome = "killed"
+        except StorageError:  # `mode` exits 8; its process is gone, the lock with it
+            self.checker.storage_failed(pid)
+            self.store.holder_alive = None
+            outcome = "storage-failed"
         else:
             outcome = result.outcome.value
         if outcome not in ("blocked", "already-converged", "lock-busy"):

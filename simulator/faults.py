@@ -29,6 +29,7 @@ from dubnium.facts import ActiveState, GpuProcessKind, SliceSettings
 from dubnium.modes import Mode
 from dubnium.policy import Policy
 from dubnium.state import LOCK, MemoryStore
+from simulator import iofaults
 from simulator.harness import Station
 from simulator.logind import SessionBehaviour
 from simulator.rng import SplitMix64, derive
@@ -62,6 +63,7 @@ class FaultKind(StrEnum):
     STATE_FILE_CORRUPT = "state_file_corrupt"
     CLOCK_JUMP = "clock_jump"
     EVIDENCE_UNAVAILABLE = "evidence_unavailable"
+    STORAGE_FAULT = "storage_fault"  # the state/audit disk: full, EIO on write/fsync, read-only
 
 
 class OpKind(StrEnum):
@@ -246,6 +248,9 @@ def draw_fault(kind: FaultKind, rng: SplitMix64) -> Fault:
             p = {"by_s": rng.choice((-86400.0 * 30, -3600.0, -1.0, 0.5, 3600.0, 86400.0 * 365))}
         case k.EVIDENCE_UNAVAILABLE:
             p = {"group": rng.choice(_GROUPS), "for_observations": rng.randint(1, 12)}
+        case k.STORAGE_FAULT:
+            p = {"how": rng.choice(iofaults.HOWS), "free_bytes": rng.choice((0, 300, 3000)),
+                 "times": rng.choice((1, 3))}
     return Fault(kind, p)
 
 
@@ -413,6 +418,8 @@ def inject(station: Station, the_fault: Fault, triggers: Triggers) -> bool:
             group = str(p["group"])
             world.set_unavailable(group, f"{group}: injected read failure")
             triggers.unavailable_for[group] = int(p["for_observations"])
+        case k.STORAGE_FAULT:
+            return iofaults.inject(station, p)
     return True
 
 
@@ -486,6 +493,7 @@ def heal(station: Station, triggers: Triggers, defaults: Mapping[str, UnitBehavi
     """
     world = station.world
     triggers.disarm()
+    iofaults.heal(station)
     for name, behaviour in defaults.items():
         if world.systemd.units[name].behaviour != behaviour:
             world.set_unit_behaviour(name, behaviour)

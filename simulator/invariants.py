@@ -34,6 +34,7 @@ so a campaign can afford it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Callable, Mapping
@@ -167,6 +168,7 @@ class Checker:
         self.excused: set[str] = set()  # killed attempts whose lock record a fault destroyed
         self.record_counts: dict[str, int] = {}
         self._audit_seen = 0
+        self._audit_copy: list[str] = []
         self.saved_on_entry: dict[str, SliceSettings] | None = None
 
     def fail(self, rule: str, detail: str, kind: str = SAFETY) -> None:
@@ -341,9 +343,53 @@ class Checker:
                       f"{display} and {', '.join(gui)}")
         if record.get("outcome") == "lock-busy":
             self._started(attempt)
+        self.check_durable(record)
         self.check_honesty(record)
         self.check_world()
         self.check_store()
+
+    def check_durable(self, record: Mapping[str, Any]) -> None:
+        """No record claims success unless its state is durable: `last-transition.json`
+        holds this very record (written before the audit line and the report)."""
+        if record.get("outcome") not in ("converged", "already-converged", "degraded"):
+            return
+        attempt = record.get("attempt")
+        try:
+            last = RuntimeState(self.store).last_transition()
+        except StateCorrupt as exc:
+            last, why = None, str(exc)
+        else:
+            why = "missing" if last is None else f"names {last.get('attempt')}"
+        if last is None or last.get("attempt") != attempt or \
+                last.get("outcome") != record.get("outcome"):
+            self.fail("no success without durable state",
+                      f"attempt {attempt} reports {record.get('outcome')} but "
+                      f"last-transition.json is {why}")
+
+    def storage_failed(self, pid: int) -> None:
+        """Process `pid` stopped on a storage error (disk full, EIO, read-only): it is gone
+        and released the lock. Its attempt (possibly stopped before it was reported
+        started) has an audit record only if the log could take it, and a dead holder it
+        was recovering may never get its `abandoned` one: missing records are excused."""
+        named = []
+        for line in self.station.audit.lines[self._audit_seen:]:
+            try:
+                named.append(str(json.loads(line).get("attempt")))
+            except (ValueError, AttributeError):
+                continue
+        lock = self.store.files.get(LOCK)  # a record left when removing it failed too
+        if lock is not None:
+            with contextlib.suppress(ValueError, AttributeError):
+                named.append(str(json.loads(lock).get("attempt")))
+        for attempt in named:
+            if attempt.startswith(f"{pid}-") and attempt not in self.started_set:
+                self._started(attempt)
+                self.excused.add(attempt)
+        if self.live_attempt is not None:
+            self.excused.add(self.live_attempt)
+        self.excused |= self.abandoned_pending
+        self.live_attempt = None
+        self.saved_on_entry = None
 
     def check_honesty(self, record: Mapping[str, Any]) -> None:
         """A record that names a mode is believed only if the world is in it."""
@@ -396,7 +442,14 @@ class Checker:
                 self.fail("one audit record per attempt", f"record for unknown attempt {attempt}")
 
     def check_audit(self, final: bool = False) -> None:
-        """Every attempt so far has exactly one record (a killed one: after the next runs)."""
+        """Every attempt so far has exactly one record (a killed one: after the next runs);
+        no earlier line was lost or changed."""
+        lines = self.station.audit.lines
+        kept = self._audit_copy
+        if lines[:len(kept)] != kept:
+            self.fail("the audit never loses an earlier line",
+                      f"{len(kept)} lines seen before, now {len(lines)} and not the same")
+        self._audit_copy = list(lines)
         self._read_audit()
         waiting = []
         for attempt in self.unchecked:

@@ -20,6 +20,7 @@ from dubnium import fsutil, strictjson
 from dubnium.modes import Mode
 from dubnium.policy import Policy, default_policy
 from simulator import faults as f
+from simulator import iofaults
 from simulator.faults import PLAN_SCHEMA_VERSION, FaultKind, FaultPlan
 
 MAX_OPS = 10_000
@@ -116,6 +117,8 @@ PARAMS: Mapping[FaultKind, Mapping[str, tuple[Param, bool]]] = {
     FaultKind.CLOCK_JUMP: {"by_s": (_num(-3650 * _DAY, 3650 * _DAY), True)},
     FaultKind.EVIDENCE_UNAVAILABLE: {"group": (_one_of(*f._GROUPS), True),
                                      "for_observations": (_COUNT, True)},
+    FaultKind.STORAGE_FAULT: {"how": (_one_of(*iofaults.HOWS), True),
+                              "free_bytes": (_int(0, 1 << 30), False), "times": (_TIMES, False)},
 }
 
 

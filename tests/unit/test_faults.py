@@ -91,6 +91,10 @@ CASES: dict[FaultKind, tuple[list[Op], list[str]]] = {
     FaultKind.EVIDENCE_UNAVAILABLE: (
         [fault("evidence_unavailable", group="gpus", for_observations=30), request("compute")],
         ["rolled-back", "converged", "converged"]),  # release never verified: not compute
+    FaultKind.STORAGE_FAULT: (
+        [request("studio-local"), fault("storage_fault", how="full", free_bytes=0),
+         request("compute")],
+        ["converged", "storage-failed", "converged", "converged"]),  # exit 8, then healed
 }
 
 
@@ -108,7 +112,7 @@ def test_each_fault_kind_is_injected_and_survived(kind: FaultKind) -> None:
     assert (1, [], None) == (result.faults.get(kind.value), list(result.violations),
                              result.crash)
     assert expected == run.log
-    assert all(o in EXPLICIT or o == "killed" for o in run.log)
+    assert all(o in EXPLICIT or o in ("killed", "storage-failed") for o in run.log)
 
 
 def test_a_killed_controller_leaves_a_recovered_lock_and_an_abandoned_record() -> None:
