@@ -48,7 +48,7 @@ class ControllerMachine(RuleBasedStateMachine):
     @rule(mode=MODES)
     def owner_requests(self, mode: Mode) -> None:
         outcome = self.run.request(mode)
-        assert outcome in EXPLICIT | {"killed"}, outcome
+        assert outcome in EXPLICIT | {"killed", "storage-failed"}, outcome
 
     @rule(injected=faults())
     def something_goes_wrong(self, injected: Fault) -> None:
