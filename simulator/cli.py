@@ -11,6 +11,7 @@ world file.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -434,6 +435,31 @@ def show(
 
 
 # --------------------------------------------------------------------------- campaigns
+
+
+@app.command(name="idle-campaign")
+def idle_campaign(
+    seeds: Annotated[int, typer.Option(min=1, help="How many seeds (0..N-1).")] = 200,
+    first: Annotated[int, typer.Option(min=0, help="The first seed.")] = 0,
+    ops: Annotated[int, typer.Option(min=1, help="Operations per seed.")] = 60,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Automation ops against the idle watcher; exit 40 if automation ever starts compute
+    from studio-local, under an inhibitor lock or during a pause (simulator/idle_campaign.py)."""
+    from simulator.idle_campaign import run_idle_campaign, summary
+
+    result = summary(run_idle_campaign(range(first, first + seeds), ops))
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        typer.echo(f"{result['seeds']} seeds, {result['ops']} ops: "
+                   f"{result['automatic_requests']} automatic requests "
+                   f"({result['promotions']} promotions, {result['wakes']} wakes), "
+                   f"{len(result['violations'])} violation(s)")
+        for v in result["violations"][:20]:
+            typer.echo(f"  seed {v['seed']} op {v['op_index']}: {v['rule']}: {v['detail']}")
+    raise typer.Exit(40 if result["violations"] else 0)
+
 
 
 def _shard(text: str) -> tuple[int, int]:
