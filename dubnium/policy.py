@@ -412,7 +412,9 @@ def load_policy_data(data: object) -> Policy:
 
     to = top.section("timeouts")
     timeouts = Timeouts(**{
-        f.name: to.get(f.name, _number(positive=True), getattr(d.timeouts, f.name))
+        # current_max_age_s may be 0: `mode current` then always observes.
+        f.name: to.get(f.name, _number(positive=f.name != "current_max_age_s"),
+                       getattr(d.timeouts, f.name))
         for f in attrs.fields(Timeouts)
     })
     to.finish()

@@ -97,7 +97,8 @@ try:
 except SystemExit as stop:
     code = stop.code
 loaded = [m for m in ("typer", "attrs", "dubnium.reconcile", "dubnium.plan", "dubnium.guards",
-                      "dubnium.observe", "backends.host", "pystemd", "pynvml")
+                      "dubnium.observe", "backends.host", "pystemd", "pynvml",
+                      "backends.notify", "backends.idle", "dubnium.idle")
           if m in sys.modules]
 sys.stderr.write("PROBE " + json.dumps({"code": code, "loaded": loaded}) + "\\n")
 """
@@ -147,8 +148,8 @@ def test_a_stale_record_is_observed_live_with_the_observer_only(
     (state / "current.json").write_text(json.dumps(record(at_ns=time.time_ns() - 60 * 10**9)))
     probe, data = run(config, "current", "--json")
     assert "observed" == data["source"]
-    assert not {"typer", "dubnium.reconcile", "dubnium.plan", "dubnium.guards"} & set(
-        probe["loaded"])
+    assert not {"typer", "dubnium.reconcile", "dubnium.plan", "dubnium.guards",
+                "backends.notify", "backends.idle", "dubnium.idle"} & set(probe["loaded"])
     assert {"dubnium.observe", "backends.host"} <= set(probe["loaded"])
     assert readpath.exit_code(data) == probe["code"]
 
@@ -207,3 +208,13 @@ def test_text_output_names_the_age_on_stderr(host_files: tuple[Path, Path]) -> N
          "current"], check=False, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert ("desktop\n", 0) == (proc.stdout, proc.returncode)
     assert proc.stderr.startswith("recorded ")
+
+
+def test_a_zero_bound_is_valid_and_never_serves_a_record() -> None:
+    """timeouts.current_max_age_s = 0 loads, and then a record a millisecond old is not served."""
+    from dubnium.policy import load_policy_data
+
+    data = Policy().to_json()
+    data["timeouts"]["current_max_age_s"] = 0
+    bound = load_policy_data(data).timeouts.current_max_age_s
+    assert (0.0, None) == (bound, readpath.recorded_if_fresh(record(), NOW + 1_000_000, bound))
