@@ -135,6 +135,11 @@ def history_line(data: Mapping[str, Any] | None, where: str) -> str:
     """One audit line as text: its record (any record version), or why it is not one."""
     if data is None:
         return f"{where}: damaged (kept as written)"
+    kind = str(data.get("kind", ""))
+    if kind.startswith("idle-"):  # idle automation's own records (dubnium.idlewatch)
+        detail = data.get("summary") or data.get("until") or data.get("acknowledged") or ""
+        return f"{data.get('at', '?')}  {kind:12} {'':17} by {data.get('by', '?')}" + (
+            f": {detail}" if detail else "")
     try:
         record = from_json(data)
     except RecordUnreadable:

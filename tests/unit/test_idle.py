@@ -204,3 +204,13 @@ def test_doctor_names_sessions_that_never_set_the_idle_hint() -> None:
     never = i.IdleFacts((attrs.evolve(GUI, idle_hint=False, idle_since_ns=0),), ())
     assert (1, [], []) == (len(i.hint_problems(never, True)), i.hint_problems(never, False),
                            i.hint_problems(IDLE, True))
+
+
+def test_history_shows_the_automations_own_records() -> None:
+    """`mode history` prints an idle-block record as what it is, with its `by` and why."""
+    from dubnium.render import history_line
+
+    line = history_line({"kind": "idle-block", "by": i.BY, "at": "2027-01-15T08:00:00.000Z",
+                         "summary": "guards block compute: user_jobs_safe"}, "line 3")
+    assert ("2027-01-15T08:00:00.000Z  idle-block                     by idle automation: "
+            "guards block compute: user_jobs_safe") == line
