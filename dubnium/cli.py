@@ -149,6 +149,14 @@ class Context:
         return Reconciler(backend, self.policy, self.runtime, self.audit, pid=os.getpid(),
                           reporter=reporter)
 
+    def journal_reporter(self) -> Reporter | None:
+        """The host journal's reporter (structured entries per attempt and step); the
+        simulator's switches stay out of the journal. Used by the idle watcher too."""
+        if self.is_sim:
+            return None
+        sink = _load_backend("journal", "JournalSink")()
+        return JournalReporter(sink, self.backend.clock)
+
     def observe(self) -> tuple[Observation, dict[str, Any]]:
         """A live observation (the observer only) and its JSON."""
         return readpath.observe_json(self.backend, self.policy, self.runtime)
@@ -299,9 +307,9 @@ def _transition(ctx: Context, verb: str, as_json: bool, quiet: bool,
         clock = ctx.backend.clock
         terminal = progress.for_terminal(clock, quiet=quiet or as_json)
         reporters: list[Reporter] = [terminal]
-        if not ctx.is_sim:  # the host's journal; simulated switches stay out of it
-            sink = _load_backend("journal", "JournalSink")()
-            reporters.append(JournalReporter(sink, clock))
+        journal = ctx.journal_reporter()
+        if journal is not None:
+            reporters.append(journal)
         with terminal:
             result = run(ctx.reconciler(progress.Tee(reporters)))
     _emit(as_json, render.record_json(to_json(result.record)),

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Protocol
 
 import typer
 
-from dubnium.backend import iso_timestamp
+from dubnium.backend import DubniumError, iso_timestamp
 from dubnium.idlewatch import IdleWatcher, Tick, status_json, status_text
-from dubnium.reconcile import Reconciler
+from dubnium.reconcile import Reconciler, Reporter
 
 idle_app = typer.Typer(
     name="idle",
@@ -34,7 +34,9 @@ _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 class Composition(Protocol):
     """What `dubnium.cli.Context` provides to these verbs."""
 
-    def reconciler(self) -> Reconciler: ...
+    def reconciler(self, reporter: Reporter | None = None) -> Reconciler: ...
+
+    def journal_reporter(self) -> Reporter | None: ...
 
     def mutating(self, verb: str) -> contextlib.AbstractContextManager[None]: ...
 
@@ -59,7 +61,8 @@ def _watcher(tctx: typer.Context, verb: str | None) -> Iterator[IdleWatcher]:
         yield IdleWatcher(comp.reconciler())
         return
     with comp.mutating(verb):
-        yield IdleWatcher(comp.reconciler())
+        # Automatic switches are journalled like the owner's (on the host).
+        yield IdleWatcher(comp.reconciler(comp.journal_reporter()))
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -104,8 +107,13 @@ def watch(
                           else "") + (f" (blocked: {', '.join(line['blocking'])})"
                                       if line["blocking"] else ""))
 
+    def trouble(exc: DubniumError) -> None:
+        typer.echo(f"mode: idle watch: {exc} (next poll in "
+                   f"{watcher.policy.idle.poll_interval_s:g} s)", err=True)
+
     with _watcher(tctx, "idle watch") as watcher:
-        watcher.run(ticks=1 if once else None, for_s=limit, on_tick=report)
+        watcher.run(ticks=1 if once else None, for_s=limit, on_tick=report,
+                    on_error=None if once else trouble)
 
 
 @idle_app.command()

@@ -19,7 +19,7 @@ import attrs
 
 from dubnium import idle as i
 from dubnium import plan as p
-from dubnium.backend import StateCorrupt, iso_timestamp
+from dubnium.backend import DubniumError, StateCorrupt, iso_timestamp
 from dubnium.facts import HostFacts, Unavailable
 from dubnium.guards import evaluate
 from dubnium.modes import Mode
@@ -201,12 +201,23 @@ class IdleWatcher:
 
     def run(self, *, ticks: int | None = None, for_s: float | None = None,
             stop: Callable[[], bool] = lambda: False,
-            on_tick: Callable[[Tick], None] = lambda t: None) -> int:
-        """Poll every `idle.poll_interval_s` until `stop()`, `ticks` polls or `for_s` pass."""
+            on_tick: Callable[[Tick], None] = lambda t: None,
+            on_error: Callable[[DubniumError], None] | None = None) -> int:
+        """Poll every `idle.poll_interval_s` until `stop()`, `ticks` polls or `for_s` pass.
+
+        With `on_error`, a poll that fails with a DubniumError (a bus that is down, a busy
+        lock, a damaged state file) is reported there and the next poll comes as usual; the
+        long-running watcher outlives a daemon restart. Without it, the error propagates.
+        """
         start = self.clock.monotonic_ns()
         count = 0
         while not stop():
-            on_tick(self.tick())
+            try:
+                on_tick(self.tick())
+            except DubniumError as exc:
+                if on_error is None:
+                    raise
+                on_error(exc)
             count += 1
             if ticks is not None and count >= ticks:
                 break
