@@ -30,6 +30,7 @@ from dubnium.modes import Mode
 from dubnium.policy import Policy
 from dubnium.state import LOCK, MemoryStore
 from simulator import iofaults
+from simulator import gui_faults
 from simulator.harness import Station
 from simulator.logind import SessionBehaviour
 from simulator.rng import SplitMix64, derive
@@ -64,6 +65,16 @@ class FaultKind(StrEnum):
     CLOCK_JUMP = "clock_jump"
     EVIDENCE_UNAVAILABLE = "evidence_unavailable"
     STORAGE_FAULT = "storage_fault"  # the state/audit disk: full, EIO on write/fsync, read-only
+    # the graphical stack (issue 9; drawn from their own stream, see `draw_plan`)
+    DISPLAY_MANAGER_FAILS = "display_manager_fails"
+    COMPOSITOR_CRASHES = "compositor_crashes"
+    GREETER_RETAKES_GPU = "greeter_retakes_gpu"
+    SESSION_STUCK_CLOSING = "session_stuck_closing"
+
+
+GUI_KINDS = (FaultKind.DISPLAY_MANAGER_FAILS, FaultKind.COMPOSITOR_CRASHES,
+             FaultKind.GREETER_RETAKES_GPU, FaultKind.SESSION_STUCK_CLOSING)
+_FIRST_KINDS = tuple(k for k in FaultKind if k not in GUI_KINDS)
 
 
 class OpKind(StrEnum):
@@ -178,12 +189,17 @@ _GROUPS = ("sessions", "gpus", "audio", "processes", "units", "slices")
 
 
 def draw_plan(seed: int, *, steps: tuple[int, int] = (4, 12)) -> FaultPlan:
-    """The plan for `seed`: a random subset of fault kinds (swarm), then random operations."""
+    """The plan for `seed`: a random subset of fault kinds (swarm), then random operations.
+
+    The graphical-stack kinds come from a stream of their own and are inserted among the
+    operations, so the operations drawn before they existed stay the same for every seed
+    (a seed found failing then, such as 43522, keeps its operations in the same order).
+    """
     rng = SplitMix64(derive(seed, "campaign.plan"))
     gpus = 1 if rng.random() < 0.15 else 2
-    kinds = tuple(k for k in FaultKind if rng.random() < 0.4)
+    kinds = tuple(k for k in _FIRST_KINDS if rng.random() < 0.4)
     if not kinds:
-        kinds = (rng.choice(list(FaultKind)),)
+        kinds = (rng.choice(list(_FIRST_KINDS)),)
     ops: list[Op] = []
     for _ in range(rng.randint(*steps)):
         roll = rng.random()
@@ -195,7 +211,13 @@ def draw_plan(seed: int, *, steps: tuple[int, int] = (4, 12)) -> FaultPlan:
             ops.append(advance(rng.choice((0.5, 2.0, 10.0, 45.0, 120.0))))
     if not any(op.kind is OpKind.REQUEST for op in ops):
         ops.append(request(rng.choice(_MODES)))
-    return FaultPlan(seed, gpus, kinds, tuple(ops))
+    gui_rng = SplitMix64(derive(seed, "campaign.plan.gui"))
+    gui = tuple(k for k in GUI_KINDS if gui_rng.random() < 0.25)
+    for kind in gui:
+        for _ in range(gui_rng.randint(1, 2)):
+            ops.insert(gui_rng.randint(0, len(ops)),
+                       Op(OpKind.FAULT, fault=draw_fault(kind, gui_rng)))
+    return FaultPlan(seed, gpus, kinds + gui, tuple(ops))
 
 
 def draw_fault(kind: FaultKind, rng: SplitMix64) -> Fault:
@@ -251,6 +273,13 @@ def draw_fault(kind: FaultKind, rng: SplitMix64) -> Fault:
         case k.STORAGE_FAULT:
             p = {"how": rng.choice(iofaults.HOWS), "free_bytes": rng.choice((0, 300, 3000)),
                  "times": rng.choice((1, 3))}
+        case k.DISPLAY_MANAGER_FAILS:
+            p = {"crash_now": rng.random() < 0.5}
+        case k.COMPOSITOR_CRASHES | k.SESSION_STUCK_CLOSING:
+            p = {"when": rng.choice(("now", "mid_transition")),
+                 "after_observations": rng.randint(1, 12)}
+        case k.GREETER_RETAKES_GPU:
+            p = {"stop_s": rng.choice((2.0, 5.0, 20.0))}
     return Fault(kind, p)
 
 
@@ -338,7 +367,8 @@ def is_armed(the_fault: Fault) -> bool:
     """Whether `inject` only arms this fault (it takes effect later, from a hook)."""
     return the_fault.kind in (FaultKind.CONTROLLER_KILLED, FaultKind.AUDIO_MID_TRANSITION,
                               FaultKind.JACK_MID_TRANSITION, FaultKind.VLLM_CRASH_LOOP) or (
-        the_fault.kind in (FaultKind.SLICE_WEIGHTS_CHANGED, FaultKind.SECOND_SESSION)
+        the_fault.kind in (FaultKind.SLICE_WEIGHTS_CHANGED, FaultKind.SECOND_SESSION,
+                           FaultKind.COMPOSITOR_CRASHES, FaultKind.SESSION_STUCK_CLOSING)
         and the_fault.params.get("when") == "mid_transition")
 
 
@@ -420,7 +450,23 @@ def inject(station: Station, the_fault: Fault, triggers: Triggers) -> bool:
             triggers.unavailable_for[group] = int(p["for_observations"])
         case k.STORAGE_FAULT:
             return iofaults.inject(station, p)
+        case k.DISPLAY_MANAGER_FAILS:
+            return gui_faults.display_manager_fails(world, bool(p.get("crash_now")))
+        case k.GREETER_RETAKES_GPU:
+            return gui_faults.greeter_retakes_gpu(world, float(p["stop_s"]))
+        case k.COMPOSITOR_CRASHES | k.SESSION_STUCK_CLOSING:
+            if p.get("when") == "mid_transition":
+                triggers.armed.append(
+                    _Armed(the_fault, int(p["after_observations"]), "observation"))
+            else:
+                return _gui_now(world, the_fault.kind)
     return True
+
+
+def _gui_now(world: World, kind: FaultKind) -> bool:
+    if kind is FaultKind.COMPOSITOR_CRASHES:
+        return gui_faults.compositor_crashes(world)
+    return gui_faults.session_stuck_closing(world)
 
 
 def _fire(station: Station, the_fault: Fault, triggers: Triggers) -> None:
@@ -439,6 +485,8 @@ def _fire(station: Station, the_fault: Fault, triggers: Triggers) -> None:
             change_slice(station, str(p["slice"]), int(p["cpu_weight"]))
         case FaultKind.SECOND_SESSION:
             world.add_session(str(p["type"]), str(p["user"]))
+        case FaultKind.COMPOSITOR_CRASHES | FaultKind.SESSION_STUCK_CLOSING:
+            _gui_now(world, the_fault.kind)
         case _:  # pragma: no cover - only the kinds above are armed
             raise AssertionError(f"{the_fault.kind} is not armed")
     del triggers
@@ -494,6 +542,8 @@ def heal(station: Station, triggers: Triggers, defaults: Mapping[str, UnitBehavi
     world = station.world
     triggers.disarm()
     iofaults.heal(station)
+    if world.display.greeter_on_logout:
+        world.set_display(attrs.evolve(world.display, greeter_on_logout=False))
     for name, behaviour in defaults.items():
         if world.systemd.units[name].behaviour != behaviour:
             world.set_unit_behaviour(name, behaviour)

@@ -119,6 +119,12 @@ PARAMS: Mapping[FaultKind, Mapping[str, tuple[Param, bool]]] = {
                                      "for_observations": (_COUNT, True)},
     FaultKind.STORAGE_FAULT: {"how": (_one_of(*iofaults.HOWS), True),
                               "free_bytes": (_int(0, 1 << 30), False), "times": (_TIMES, False)},
+    FaultKind.DISPLAY_MANAGER_FAILS: {"crash_now": (_bool, False)},
+    FaultKind.COMPOSITOR_CRASHES: {"when": (_one_of("now", "mid_transition"), False),
+                                   "after_observations": (_COUNT, False)},
+    FaultKind.GREETER_RETAKES_GPU: {"stop_s": (_num(0, _DAY), True)},
+    FaultKind.SESSION_STUCK_CLOSING: {"when": (_one_of("now", "mid_transition"), False),
+                                      "after_observations": (_COUNT, False)},
 }
 
 

@@ -85,6 +85,10 @@ class DisplayBehaviour:
     # Like greetd or gdm: while the display manager runs, a session of its that ends is
     # followed by a new one (the greeter, or here the autologin) on the display GPU.
     relogin: bool = True
+    # The fault "the greeter retakes the GPU": a session of the display manager that ends
+    # while the display manager is still stopping is followed by its greeter at once.
+    greeter_on_logout: bool = False
+    greeter: str = "gnome-shell"
 
 
 class FaultEffect(StrEnum):
@@ -301,11 +305,11 @@ class World:
         self._open_session(d.user, d.session_type, "user", owner_unit=dm)
 
     def _open_session(self, user: str, session_type: str, class_: str, *,
-                      owner_unit: str = "") -> Session:
+                      owner_unit: str = "", comm: str = "") -> Session:
         session_id = self.logind.new_id()
         uid = OWNER_UID if user == self.display.user else 1001
         if session_type in ("wayland", "x11"):
-            comm = self.display.compositor if session_type == "wayland" else "Xorg"
+            comm = comm or (self.display.compositor if session_type == "wayland" else "Xorg")
             leader = self.processes.spawn(comm, ProcessRole.COMPOSITOR, self.now_ns, uid=uid,
                                           session_id=session_id).pid
             gpu = self.display_gpu
@@ -350,6 +354,11 @@ class World:
         if session.owner_unit == dm and self.display.relogin and self.systemd.is_up(dm):
             delay = seconds_to_ns(self.display.autologin_delay_s)
             self.scheduler.schedule(delay, AUTOLOGIN, {"unit": dm})
+        elif session.owner_unit == dm and self.display.greeter_on_logout and \
+                self.systemd.state(dm) is ActiveState.DEACTIVATING and session.class_ != "greeter":
+            greeter = self._open_session("greeter", "wayland", "greeter", owner_unit=dm,
+                                         comm=self.display.greeter)
+            self._recorder.world_change(self.now_ns, "greeter", {"session": greeter.id})
 
     def terminate_session(self, session_id: str) -> None:
         """logind's TerminateSession: `closing` now, gone after the session's exit delay."""

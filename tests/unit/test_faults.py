@@ -95,6 +95,19 @@ CASES: dict[FaultKind, tuple[list[Op], list[str]]] = {
         [request("studio-local"), fault("storage_fault", how="full", free_bytes=0),
          request("compute")],
         ["converged", "storage-failed", "converged", "converged"]),  # exit 8, then healed
+    FaultKind.DISPLAY_MANAGER_FAILS: (  # the repair is tried and fails; after heal, it works
+        [fault("display_manager_fails", crash_now=True), request("desktop")],
+        ["failed-transition", "converged"]),
+    FaultKind.COMPOSITOR_CRASHES: (  # degraded-desktop until the display manager logs in
+        [fault("compositor_crashes", when="now"), request("desktop")],
+        ["converged", "already-converged"]),
+    FaultKind.GREETER_RETAKES_GPU: (  # the greeter comes and goes before the release check
+        [fault("greeter_retakes_gpu", stop_s=5.0), request("compute")],
+        ["converged", "already-converged", "converged"]),
+    FaultKind.SESSION_STUCK_CLOSING: (  # its compositor lives on: never released
+        [fault("session_stuck_closing", when="mid_transition", after_observations=1),
+         request("compute")],
+        ["rolled-back", "converged", "converged"]),
 }
 
 
