@@ -132,3 +132,11 @@ def test_any_fault_plan_is_safe_and_live(plan: FaultPlan) -> None:
     result = run_plan(plan)
     assert ([], None) == (list(result.violations), result.crash)
 
+
+
+def test_seed_43522_still_draws_the_plan_it_was_found_with() -> None:
+    """Kinds added later come from their own stream: `mode-sim replay --seed 43522` runs the
+    plan pinned above, operation for operation."""
+    from simulator.faults import draw_plan
+
+    assert GUEST_LOGIN_AS_VLLM_LOADS == draw_plan(43522)
