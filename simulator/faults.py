@@ -29,8 +29,7 @@ from dubnium.facts import ActiveState, GpuProcessKind, SliceSettings
 from dubnium.modes import Mode
 from dubnium.policy import Policy
 from dubnium.state import LOCK, MemoryStore
-from simulator import iofaults
-from simulator import gui_faults
+from simulator import gui_faults, iofaults
 from simulator.harness import Station
 from simulator.logind import SessionBehaviour
 from simulator.rng import SplitMix64, derive
