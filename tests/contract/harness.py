@@ -31,6 +31,14 @@ class Harness(Protocol):
 
     def audio_playing(self) -> contextlib.AbstractContextManager[None]: ...
 
+    def set_idle_hint(self, idle: bool) -> None:
+        """The owner's graphical session reports idle (what hypridle does), from inside it."""
+        ...
+
+    def inhibitor(self, who: str, why: str) -> contextlib.AbstractContextManager[None]:
+        """A real (or simulated) `systemd-inhibit --what=idle --who=WHO --why=WHY sleep`."""
+        ...
+
     def restore(self) -> None:
         """Back to the desktop the host booted into (between tests)."""
         ...
@@ -68,6 +76,17 @@ class SimHarness:
         finally:
             self.world.stop_audio_stream("pw-play")
 
+    def set_idle_hint(self, idle: bool) -> None:
+        self.world.seat.set_idle_hint(idle)
+
+    @contextlib.contextmanager
+    def inhibitor(self, who: str, why: str) -> Iterator[None]:
+        self.world.seat.take_inhibitor("idle", who, why)
+        try:
+            yield
+        finally:
+            self.world.seat.release_inhibitor(who)
+
     def restore(self) -> None:
         pass  # a fresh world per test
 
@@ -101,6 +120,26 @@ class HostHarness:
     def audio_playing(self) -> Iterator[None]:
         with self.host.playing_audio():
             yield
+
+    def set_idle_hint(self, idle: bool) -> None:
+        from tests.host.test_idle import IN_SESSION, set_idle_hint
+        from tests.host.testhost import INNER
+
+        self.host.outside(INNER / "in-session.sh").write_text(IN_SESSION)
+        set_idle_hint(self.host, self.host.sessions()[0]["id"], idle)
+
+    @contextlib.contextmanager
+    def inhibitor(self, who: str, why: str) -> Iterator[None]:
+        unit = f"dubnium-contract-inhibit-{who}"
+        self.host.run("systemd-run", f"--unit={unit}", "--collect", "--quiet",
+                      "systemd-inhibit", "--what=idle", f"--who={who}", f"--why={why}",
+                      "sleep", "600")
+        try:
+            self.host.wait_for(f"{who}'s lock", lambda: who in self.host.run(
+                "systemd-inhibit", "--list", "--no-pager", check=False).stdout, 10)
+            yield
+        finally:
+            self.host.systemctl("stop", f"{unit}.service", check=False)
 
     def restore(self) -> None:
         self.host.restore_desktop()
