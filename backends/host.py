@@ -29,7 +29,7 @@ from backends.nvml import NvmlAdapter, NvmlUnavailable
 from backends.pipewire import PipeWireAdapter
 from backends.procfs import ProcFs
 from backends.systemd import SystemdAdapter
-from dubnium.backend import BackendError, Clock
+from dubnium.backend import BackendError, Clock, Delivery
 from dubnium.facts import (
     HostFacts,
     SessionFact,
@@ -190,16 +190,19 @@ class HostBackend:
     def terminate_session(self, session_id: str) -> None:
         self._logind.terminate(session_id)
 
-    def notify_user(self, summary: str, body: str) -> None:
+    def notify_user(self, summary: str, body: str) -> Delivery:
         try:
             sessions, _ = self._logind.read()
-        except BusError:
+        except BusError as exc:
             self.last_notifications = ()
-            return
+            return Delivery(0, 0, f"sessions unreadable: {exc}")
         from backends.notify import Notifier
 
         notifier = Notifier(fs_root=self._proc.fs_root, command_prefix=self._notify_prefix)
-        self.last_notifications = notifier.notify(sessions, summary, body)
+        outcomes = notifier.notify(sessions, summary, body)
+        self.last_notifications = outcomes
+        failed = [f"{o.user}: {o.detail}" for o in outcomes if not o.delivered]
+        return Delivery(sum(o.delivered for o in outcomes), len(outcomes), "; ".join(failed))
 
     def write_vllm_profile(self, profile: VllmProfile) -> None:
         """Atomically (temp file, fsync, rename) write vLLM's EnvironmentFile."""

@@ -17,7 +17,14 @@ from dubnium import contracts as ct
 from dubnium import plan as p
 from dubnium.backend import Backend, StateCorrupt, iso_timestamp
 from dubnium.codes import ExitCode
-from dubnium.executor import Blocked, StepContext, StepDone, StepExecutor, StepFailed
+from dubnium.executor import (
+    Blocked,
+    Cancelled,
+    StepContext,
+    StepDone,
+    StepExecutor,
+    StepFailed,
+)
 from dubnium.facts import HostFacts
 from dubnium.guards import GuardReport, Verdict, evaluate
 from dubnium.modes import Mode, ObservedState
@@ -59,7 +66,8 @@ class Attempt:
         self.executor = StepExecutor(backend, policy, state, self.now)
         self.target = start.requested
         # what the attempt has learned so far
-        self.ctx = StepContext(target=self.target, leg_target=self.target)
+        self.ctx = StepContext(target=self.target, leg_target=self.target,
+                               attempt=start.attempt)
         self.steps: list[StepEntry] = []
         self.verdicts: list[Verdict] = []
         self.notes: list[str] = []
@@ -99,9 +107,16 @@ class Attempt:
                 self._run_leg(leg)
             final = self._observe_final()
             if final.state.mode is self.target:
+                if start.state.mode not in (Mode.DESKTOP, Mode.STUDIO_LOCAL) or (
+                        self.target is Mode.COMPUTE):
+                    # a session that did not exist before, or none at all: say it there
+                    self._announce(final, f"{self.target.value} mode",
+                                   f"{start.state.value} -> {self.target.value}: converged")
                 return self._close(head, Outcome.CONVERGED, ExitCode.OK,
                                    f"{start.state.value} -> {self.target.value}: converged")
             if self.ctx.degraded and final.state is ObservedState.DEGRADED_COMPUTE:
+                self._announce(final, "degraded-compute",
+                               "vLLM on the non-display GPU(s) only; see mode status")
                 return self._close(
                     head, Outcome.DEGRADED, ExitCode.DEGRADED,
                     "degraded-compute: vLLM on the non-display GPU(s); display GPU residual "
@@ -122,6 +137,18 @@ class Attempt:
             return self._rollback(head, prior, f"blocked midway by {reason}")
         except StepFailed as failed:
             return self._rollback(head, prior, str(failed))
+        except Cancelled as cancelled:
+            # Only the grace step cancels, before anything on the host was changed.
+            self.state.forget_cancel()
+            self._reset_desired(prior)
+            self.final = classify(self.backend.observe(), self.policy)
+            told = self.backend.notify_user(
+                f"Switch to {self.target.value} cancelled",
+                f"The desktop stays. {cancelled}.").describe()
+            self.notes.append(f"cancellation notification: {told}")
+            return self._close(head, Outcome.CANCELLED, ExitCode.CANCELLED,
+                               f"{self.target.value} {cancelled} during the grace period; "
+                               "nothing was changed")
 
     def _reset_desired(self, prior: Mode) -> None:
         """A refused or undone request leaves desired at the safe mode the host is in."""
@@ -145,6 +172,8 @@ class Attempt:
             rollback_error = str(exc)
         final = self._observe_final()
         self._reset_desired(prior)
+        self._announce(final, f"Switch to {self.target.value} failed",
+                       f"{reason}. Restored {prior.value}.")
         head = {**head, "failure": reason,
                 "rollback": Rollback(prior, tuple(leg.name for leg in legs), rollback_error)}
         if final.state.mode is prior and rollback_error is None:
@@ -172,6 +201,8 @@ class Attempt:
             retry_error = str(exc)
         final = self._observe_final()
         self._reset_desired(Mode.DESKTOP)
+        self._announce(final, "Desktop restored",
+                       f"{self.target.value} failed ({reason}); the desktop was restored")
         head = {**head, "failure": reason,
                 "rollback": Rollback(Mode.DESKTOP, tuple(leg.name for leg in legs), retry_error)}
         if final.state is ObservedState.DESKTOP:
@@ -201,6 +232,17 @@ class Attempt:
         return self._close(head, Outcome.FAILED, ExitCode.FAILED_TRANSITION,
                            f"{self.target.value} failed ({reason}); observed "
                            f"{final.state.value}, never back to compute: {line}")
+
+    def _announce(self, final: Observation, summary: str, body: str) -> None:
+        """Tell the owner where they will look next: a notification in the graphical session
+        that exists after the attempt (its delivery goes into the record's notes), or, in
+        compute, a line on the system console."""
+        if final.state.mode in (Mode.DESKTOP, Mode.STUDIO_LOCAL):
+            told = self.backend.notify_user(summary, body).describe()
+            self.notes.append(f"outcome notification: {told}")
+        elif final.state in (ObservedState.COMPUTE, ObservedState.DEGRADED_COMPUTE):
+            self.backend.console_message(f"mode: {summary}: {body}")
+            self.notes.append("outcome written on the console (no graphical session)")
 
     def _observe_final(self) -> Observation:
         self.final = classify(self.backend.observe(), self.policy)

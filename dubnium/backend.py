@@ -12,6 +12,8 @@ import functools
 from collections.abc import Mapping
 from typing import Protocol
 
+import attrs
+
 from dubnium.facts import HostFacts, SliceSettings, VllmProfile
 
 
@@ -107,8 +109,11 @@ class Backend(Protocol):
         """Ask logind to terminate one session."""
         ...
 
-    def notify_user(self, summary: str, body: str) -> None:
-        """Tell the interactive user something, best effort and bounded; never raises."""
+    def notify_user(self, summary: str, body: str) -> Delivery:
+        """Tell the interactive user something, best effort and bounded; never raises.
+
+        Returns what happened: to how many graphical sessions it was delivered, of how many.
+        """
         ...
 
     def console_message(self, text: str) -> None:
@@ -127,6 +132,26 @@ class Backend(Protocol):
     def describe(self) -> Mapping[str, object]:
         """What this backend can and cannot see (for `mode doctor`)."""
         ...
+
+
+@attrs.frozen
+class Delivery:
+    """What became of one desktop notification: delivered to `delivered` of `sessions`."""
+
+    delivered: int
+    sessions: int
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.sessions > 0 and self.delivered == self.sessions
+
+    def describe(self) -> str:
+        if self.sessions == 0:
+            return "not delivered: no graphical session" + (f" ({self.detail})"
+                                                              if self.detail else "")
+        text = f"delivered to {self.delivered} of {self.sessions} graphical session(s)"
+        return text + (f" ({self.detail})" if self.detail and not self.ok else "")
 
 
 class StateCorrupt(DubniumError):

@@ -37,7 +37,6 @@ from dubnium.cli_types import JsonOpt, ModeArg, ModeChoice, OptModeArg, QuietOpt
 from dubnium.codes import ExitCode
 from dubnium.doctor import diagnose
 from dubnium.facts import Unavailable
-from dubnium.fsutil import atomic_write
 from dubnium.guards import GuardReport
 from dubnium.history import HistoryQuery, QueryError
 from dubnium.idlecli import idle_app
@@ -49,7 +48,7 @@ from dubnium.policy import DEFAULT_CONFIG_PATH, ConfigError, Policy, load_policy
 from dubnium.reconcile import Outcome, Reconciler, Reporter, Result, read_record
 from dubnium.records import AttemptRecord, to_json
 from dubnium.state import DirectoryStore, LockBusy, RuntimeState
-from dubnium.status import StatusView, metrics_text
+from dubnium.status import StatusView, metrics_text, write_textfile
 
 SIM_STATE_DIR = Path("~/.local/state/dubnium/sim").expanduser()
 
@@ -427,12 +426,8 @@ def current(
 
 
 def _write_textfile(ctx: Context, obs: Observation, path: Path) -> None:
-    view = _status_view(ctx, obs)
     records = (e.record for e in ctx.audit.entries() if e.record is not None)
-    try:
-        atomic_write(path, metrics_text(view, records).encode())
-    except OSError as exc:
-        raise StorageError(f"cannot write the metrics textfile {path}: {exc.strerror}") from None
+    write_textfile(path, metrics_text(_status_view(ctx, obs), records))
 
 
 @app.command()
@@ -584,6 +579,21 @@ def history(
         return
     lines = [render.history_line(e.record, e.where) for e in entries]
     OUTPUT.echo("\n".join(lines) or "no transitions recorded")
+
+
+@app.command()
+def cancel(tctx: typer.Context) -> None:
+    """Cancel the running switch during its grace period, before the GUI goes (exit 0 when
+    asked; the switch then ends `cancelled`, exit 27, with the host untouched)."""
+    ctx = _ctx(tctx)
+    ctx.require_root("cancel")
+    lock = ctx.runtime.store.lock_held()
+    attempt = (lock or {}).get("attempt")
+    if not attempt:
+        raise _Exit(ExitCode.OK, "nothing to cancel: no transition is running")
+    ctx.runtime.request_cancel(str(attempt), ctx.timestamp(), f"mode cancel (uid {os.getuid()})")
+    OUTPUT.echo(f"cancel requested for the switch to {lock.get('target') if lock else '?'} "
+               f"(attempt {attempt}); it takes effect if the grace period has not ended")
 
 
 @app.command(name="last-transition")

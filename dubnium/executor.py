@@ -42,6 +42,15 @@ class StepFailed(Exception):
         self.changed = changed
 
 
+class Cancelled(Exception):
+    """`mode cancel` during the grace period: the attempt ends before the GUI goes."""
+
+    def __init__(self, request: Mapping[str, object]) -> None:
+        super().__init__(f"cancelled by {request.get('by', '?')} at "
+                         f"{request.get('requested_at', '?')}")
+        self.request = request
+
+
 class Blocked(Exception):
     """A guard step found a blocking verdict."""
 
@@ -56,6 +65,7 @@ class StepContext:
 
     target: Mode  # the attempt's target
     leg_target: Mode  # what this leg's guards check (T2 of T5: desktop)
+    attempt: str = ""  # the attempt's id (a `mode cancel` names it)
     placement: GpuPlacement | None = None
     degraded: bool = False
 
@@ -106,8 +116,9 @@ class StepExecutor:
             case p.RestoreSlices():
                 return self._restore_slices()
             case p.NotifyUser(summary=summary, body=body):
-                self.backend.notify_user(summary, body)
-                return StepDone("notified")
+                return StepDone(self.backend.notify_user(summary, body).describe())
+            case p.Grace(bound_s=bound, countdown_every_s=every):
+                return self._grace(ctx, bound, every)
             case p.TerminateSessions(bound_s=bound):
                 return self._terminate_sessions(bound)
             case p.AwaitDisplayRelease(bound_s=bound, degraded_allowed=allowed):
@@ -273,6 +284,34 @@ class StepExecutor:
             if wrong:
                 raise StepFailed(f"set {name}: {', '.join(wrong)} not in force after the call "
                                  f"(observed {seen})", changed=changed)
+
+    def _grace(self, ctx: StepContext, bound: float, every: float) -> StepDone:
+        """Wait `bound` seconds for a `mode cancel`, with a countdown notification `every`."""
+        start = self.clock.monotonic_ns()
+        deadline = start + int(bound * 1e9)
+        every_ns = max(1, int(every * 1e9))
+        next_notice = start + every_ns
+        notices = []
+        poll = self.policy.gpu_release.poll_interval_s
+        while True:
+            request = self.state.cancel_request(ctx.attempt)
+            if request is not None:
+                raise Cancelled(request)
+            now = self.clock.monotonic_ns()
+            if now >= deadline:
+                break
+            if now >= next_notice:
+                left = (deadline - now) / 1e9
+                delivery = self.backend.notify_user(
+                    f"Compute mode in {left:.0f} s",
+                    "The desktop session will end then. To stop it: mode cancel")
+                notices.append(delivery.describe())
+                next_notice += every_ns
+            self.clock.sleep(max(1e-3, min(poll, (deadline - now) / 1e9,
+                                           (next_notice - now) / 1e9)))
+        told = f"; {len(notices)} countdown notification(s)" if notices else ""
+        return StepDone(f"no cancel within {bound:g} s{told}",
+                        notes=tuple(f"countdown notification: {n}" for n in notices))
 
     def _terminate_sessions(self, bound: float) -> StepDone:
         facts = self.backend.observe()

@@ -93,6 +93,9 @@ class JournalReporter(Reporter):
             INFO if status == "ok" else ERR, ATTEMPT=self.attempt, MODE_TO=self.target,
             LEG=leg, STEP=type(step).__name__, STEP_STATUS=status,
             ELAPSED_S=f"{elapsed:.3f}", BOUND_S=getattr(step, "bound_s", None)))
+        if isinstance(step, p.NotifyUser):
+            self.notification(step.summary, detail.startswith("delivered") and
+                              not detail.startswith("delivered to 0 "), detail)
 
     def attempt_finished(self, record: Record) -> None:
         attempt = record.attempt or self.attempt
@@ -116,7 +119,7 @@ class JournalReporter(Reporter):
                                f"notification {'delivered' if delivered else 'NOT delivered'}: "
                                f"{summary} ({detail})", INFO if delivered else WARNING,
                                ATTEMPT=self.attempt, MODE_TO=self.target,
-                               DELIVERED=int(delivered)))
+                               DELIVERED=int(delivered), STEP="NotifyUser"))
 
 
 class MemorySink:

@@ -89,6 +89,18 @@ class NotifyUser:
 
 
 @attrs.frozen
+class Grace:
+    """Wait before the GUI goes, with countdown notifications; `mode cancel` ends the attempt
+    here with the host untouched."""
+
+    bound_s: float
+    countdown_every_s: float
+
+    def describe(self) -> str:
+        return f"grace period: {self.bound_s:g} s to save work or `mode cancel`"
+
+
+@attrs.frozen
 class TerminateSessions:
     bound_s: float
 
@@ -138,7 +150,7 @@ class Verify:
 
 Step = (
     CheckGuards | StartUnit | StopUnit | Isolate | SaveSlices | ApplySlices | RestoreSlices
-    | NotifyUser | TerminateSessions | AwaitDisplayRelease | WriteGpuProfiles
+    | NotifyUser | Grace | TerminateSessions | AwaitDisplayRelease | WriteGpuProfiles
     | AwaitGraphical | Verify
 )
 
@@ -230,6 +242,13 @@ def _enter_compute(policy: Policy, guarded: bool) -> Leg:
     """T3: desktop -> compute."""
     t, u = policy.timeouts, policy.units
     steps: list[Step] = [CheckGuards(PRE_COMPUTE)] if guarded else []
+    if guarded and t.grace_s > 0:  # a rollback never waits
+        steps += [
+            NotifyUser(f"Compute mode in {t.grace_s:g} s",
+                       f"The desktop session will end in {t.grace_s:g} s: save your work. "
+                       "To stop it: mode cancel"),
+            Grace(t.grace_s, t.countdown_every_s),
+        ]
     steps += [
         NotifyUser("Switching to compute mode",
                    "The desktop session will end now; save your work."),

@@ -127,6 +127,9 @@ class Timeouts:
     lock_stale_s: float = 900.0
     # `mode current` serves the recorded observation (current.json) while it is younger.
     current_max_age_s: float = 5.0
+    # Before the GUI goes: the owner's time to save or `mode cancel` (0: no grace period).
+    grace_s: float = 30.0
+    countdown_every_s: float = 10.0  # a countdown notification this often during the grace
 
 
 @attrs.frozen

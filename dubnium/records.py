@@ -39,6 +39,7 @@ class Outcome(StrEnum):
     LOCK_BUSY = "lock-busy"
     ABANDONED = "abandoned"  # a controller died holding the lock; found by the next one
     ERROR = "internal-error"
+    CANCELLED = "cancelled"  # `mode cancel` during the grace period: nothing changed
 
 
 class StepStatus(StrEnum):

@@ -164,3 +164,4 @@ def lock_text(lock: Mapping[str, Any]) -> str:
         text += (f" (stale: held {lock.get('age_s', 0):.0f} s, over "
                  "timeouts.lock_stale_s)")
     return text
+

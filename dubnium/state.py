@@ -368,6 +368,23 @@ class RuntimeState:
     def last_guards(self) -> dict[str, Any] | None:
         return self.read_json("last-guards.json")
 
+    # `mode cancel` asks the running attempt to stop during its grace period (root-only
+    # state directory on the host: nobody else can cancel another's switch).
+
+    def request_cancel(self, attempt: str, at: str, by: str) -> None:
+        self.write_json("cancel.json", {"attempt": attempt, "requested_at": at, "by": by})
+
+    def cancel_request(self, attempt: str) -> dict[str, Any] | None:
+        """The cancel request for `attempt`, if one was made (an unreadable one is none)."""
+        try:
+            data = self.read_json("cancel.json")
+        except StateCorrupt:
+            return None
+        return data if data is not None and data.get("attempt") == attempt else None
+
+    def forget_cancel(self) -> None:
+        self.store.remove("cancel.json")
+
     def write_last_guards(self, report: Mapping[str, Any]) -> None:
         self.write_json("last-guards.json", report)
 

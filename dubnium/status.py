@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from dubnium.backend import StorageError
+from dubnium.fsutil import atomic_write
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import Observation
 from dubnium.render import lock_text, observation_text, stamp
@@ -141,6 +144,14 @@ class StatusView:
 
 
 # ----------------------------------------------------------------------- node-exporter textfile
+
+
+def write_textfile(path: Path, text: str) -> None:
+    """Atomically, so node-exporter never reads half a file."""
+    try:
+        atomic_write(path, text.encode())
+    except OSError as exc:
+        raise StorageError(f"cannot write the metrics textfile {path}: {exc.strerror}") from None
 
 
 def _label(value: object) -> str:

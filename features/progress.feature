@@ -8,7 +8,7 @@ Feature: A switch says what it is doing while it does it
   Scenario: Progress lines of a switch to compute
     When I run "mode request compute"
     Then it exits with code 0
-    And stderr has a start and an end line for each of the 9 steps
+    And stderr has a start and an end line for each of the 11 steps
     And a step end line says "of 90 s: compute.target active"
     And the last stderr line starts with "mode: converged after"
 

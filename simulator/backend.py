@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from dubnium.backend import BackendError, Clock
+from dubnium.backend import BackendError, Clock, Delivery
 from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.idle import IdleFacts
 from simulator.clock import PacedClock
@@ -130,9 +130,11 @@ class SimBackend:
         self._act("terminate_session", session_id, {"session": session_id},
                   lambda: self.world.terminate_session(session_id))
 
-    def notify_user(self, summary: str, body: str) -> None:
-        with contextlib.suppress(Exception):  # best effort by contract: never raises
-            self.world.notify(summary, body)
+    def notify_user(self, summary: str, body: str) -> Delivery:
+        try:  # best effort by contract: never raises
+            return self.world.notify(summary, body)
+        except Exception as exc:
+            return Delivery(0, 0, repr(exc))
 
     def write_vllm_profile(self, profile: VllmProfile) -> None:
         def write() -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dubnium.backend import BackendError, DubniumError
+from dubnium.backend import BackendError, Delivery, DubniumError
 from dubnium.facts import (
     ActiveState,
     GpuProcessKind,
@@ -627,9 +627,12 @@ class World:
                                    "console": True})
         self._recorder.notification(self.now_ns, text, "")
 
-    def notify(self, summary: str, body: str) -> None:
+    def notify(self, summary: str, body: str) -> Delivery:
+        """A notification reaches each graphical session's notification daemon (one a session)."""
         self.notifications.append({"at_ns": self.now_ns, "summary": summary, "body": body})
         self._recorder.notification(self.now_ns, summary, body)
+        sessions = [s for s in self.logind.facts() if s.graphical]
+        return Delivery(len(sessions), len(sessions))
 
     # ================================================================= the controller's view
 

@@ -198,7 +198,10 @@ def warned(scene: Scene) -> None:
     notify = next(i for i, s in enumerate(steps) if s.startswith("notify"))
     terminate = next(i for i, s in enumerate(steps) if s.startswith("terminate"))
     assert notify < terminate
-    assert [n["summary"] for n in scene.st.world.notifications] == ["Switching to compute mode"]
+    # the grace period's first notice, its countdown, then the last word before the GUI goes
+    assert [n["summary"] for n in scene.st.world.notifications if not n.get("console")] == [
+        "Compute mode in 30 s", "Compute mode in 20 s", "Compute mode in 10 s",
+        "Switching to compute mode"]
 
 
 @then(parsers.parse('the transition ran the legs "{legs}"'))

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 QUESTION = "[y/N]"
@@ -135,3 +136,52 @@ def one_gpu(scene: Any) -> None:
     proc = subprocess.run([_tool("mode-sim"), "create", "--seed", "3", "--gpus", "1", "--force"],
                           capture_output=True, text=True, env=_env(scene), check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture
+def second() -> dict[str, Any]:
+    """The second command of a scenario (typed in another terminal)."""
+    return {}
+
+
+@when(parsers.parse('the owner runs "{command}" and, during the grace period, "{cancel}"'))
+def cancel_during_grace(scene: Any, second: dict[str, Any], command: str, cancel: str) -> None:
+    """The switch runs paced in real time (DUBNIUM_SIM_PACE) so that a second command, typed
+    while the grace period runs, lands in it — as two terminals would."""
+    env = {**_env(scene), "DUBNIUM_SIM_PACE": "0.1"}
+    argv = shlex.split(command)
+    switch = subprocess.Popen([_tool(argv[0]), *argv[1:]], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
+    assert switch.stderr is not None
+    seen = []
+    for line in switch.stderr:  # wait for the grace step to start
+        seen.append(line)
+        if "] start: grace period" in line:
+            break
+    argv = shlex.split(cancel)
+    second["proc"] = subprocess.run([_tool(argv[0]), *argv[1:]], capture_output=True,
+                                       text=True, env=_env(scene), timeout=30, check=False)
+    try:
+        out, err = switch.communicate(timeout=60)
+    finally:
+        if switch.poll() is None:
+            switch.kill()
+            switch.communicate()
+    scene.proc = subprocess.CompletedProcess(switch.args, switch.returncode, out,
+                                             "".join(seen) + err)
+
+
+@then(parsers.parse('the cancel command exits with code {code:d} saying "{text}"'))
+def cancel_said(second: dict[str, Any], code: int, text: str) -> None:
+    proc = second["proc"]
+    assert (proc.returncode, text in proc.stdout + proc.stderr) == (code, True), proc
+
+
+@then(parsers.parse('the last transition record says "{outcome}" with "{text}"'))
+def last_record(scene: Any, outcome: str, text: str) -> None:
+    proc = subprocess.run([_tool("mode"), "last-transition", "--json"], capture_output=True,
+                          text=True, env=_env(scene), check=False)
+    import json
+
+    record = json.loads(proc.stdout)
+    assert (record["outcome"], text in record["summary"]) == (outcome, True), record

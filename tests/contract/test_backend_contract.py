@@ -236,8 +236,11 @@ def test_unknown_session_is_a_permanent_error(harness: Harness) -> None:
 
 
 def test_notify_user_never_raises(harness: Harness) -> None:
-    """notify_user is best effort: it returns (no notification daemon here) without raising."""
-    assert harness.backend.notify_user("mode", "the desktop will end in 10 s") is None
+    """notify_user is best effort: it returns what was delivered (nothing is, without a
+    notification daemon) and never raises."""
+    delivery = harness.backend.notify_user("mode", "the desktop will end in 10 s")
+    assert (type(delivery).__name__, delivery.delivered <= delivery.sessions) == (
+        "Delivery", True)
 
 
 # --------------------------------------------------------------------------- audio

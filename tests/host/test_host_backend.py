@@ -44,9 +44,10 @@ def test_notify_is_bounded_without_a_notification_daemon(host: TestHost) -> None
     """No notification daemon: notify_user returns within its bound and records why."""
     start = time.monotonic()
     b = backend(host)
-    b.notify_user("s", "b")
+    delivery = b.notify_user("s", "b")
     assert time.monotonic() - start < 5
     assert [False] == [n.delivered for n in b.last_notifications]
+    assert (delivery.delivered, delivery.sessions, delivery.ok) == (0, 1, False)
 
 
 def test_describe_reports_versions_and_gpu_topology(host: TestHost) -> None:

@@ -14,12 +14,12 @@ def _station(sink: MemorySink) -> Station:
 
 
 def test_a_converged_switch_logs_attempt_and_every_step() -> None:
-    """desktop -> compute: started, 9 step starts and ends, finished with the outcome fields."""
+    """desktop -> compute: started, 11 step starts and ends, finished with the outcome fields."""
     sink = MemorySink()
     result = _station(sink).request(Mode.COMPUTE)
     kinds = [e["MESSAGE_ID"] for e in sink.entries]
     assert (kinds[0], kinds.count(MessageId.STEP_STARTED), kinds.count(MessageId.STEP_FINISHED),
-            kinds[-1]) == (MessageId.ATTEMPT_STARTED, 9, 9, MessageId.ATTEMPT_FINISHED)
+            kinds[-1]) == (MessageId.ATTEMPT_STARTED, 11, 11, MessageId.ATTEMPT_FINISHED)
     last = sink.entries[-1]
     assert {k: last[k] for k in ("MODE_FROM", "MODE_TO", "OUTCOME", "EXIT_CODE", "ATTEMPT",
                                  "SYSLOG_IDENTIFIER")} == {
@@ -39,3 +39,12 @@ def test_a_blocked_request_logs_the_guard() -> None:
     blocked = [e for e in sink.entries if e["MESSAGE_ID"] == MessageId.GUARD_BLOCKED]
     assert [(e["GUARD"], e["EXIT_CODE"], e["OUTCOME"]) for e in blocked] == [
         ("audio_idle", "11", "blocked")]
+
+
+def test_notification_delivery_is_an_entry() -> None:
+    """Each notify step leaves a NOTIFICATION entry saying whether it was delivered."""
+    sink = MemorySink()
+    _station(sink).request(Mode.COMPUTE)
+    told = [(e["MESSAGE"].split(":")[0], e["DELIVERED"]) for e in sink.entries
+            if e["MESSAGE_ID"] == MessageId.NOTIFICATION]
+    assert told == [("notification delivered", "1"), ("notification delivered", "1")]

@@ -24,13 +24,14 @@ def shell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Shell:
 
 
 def test_a_switch_prints_a_start_and_an_end_line_per_step(shell: Shell) -> None:
-    """desktop -> compute: 9 steps, 18 step lines, a bound on the waits, the outcome last."""
+    """desktop -> compute: 11 steps, 22 step lines, a bound on the waits, the outcome last."""
     code, _, err = shell.run("mode", "request", "compute")
     lines = [x for x in err.splitlines() if x.startswith("mode: [T3 ")]
     starts = [x for x in lines if "] start: " in x]
     ends = [x for x in lines if "] done in " in x]
-    assert (code, len(starts), len(ends)) == (0, 9, 9)
-    assert "mode: [T3 8] done in 21.5 s of 90 s: compute.target active" in ends
+    assert (code, len(starts), len(ends)) == (0, 11, 11)
+    assert "mode: [T3 3] done in 30.0 s of 30 s: no cancel within 30 s; 2 countdown " \
+        "notification(s)" in ends
     assert f"mode: {FOLLOW_HINT}" in err.splitlines()
     assert err.splitlines()[-1].startswith("mode: converged after ")
 

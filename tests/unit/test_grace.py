@@ -1,0 +1,72 @@
+"""The grace period before the GUI goes: countdown notifications, and `mode cancel` in it."""
+
+from __future__ import annotations
+
+import attrs
+
+from dubnium import plan as p
+from dubnium.codes import ExitCode
+from dubnium.modes import Mode, ObservedState
+from dubnium.policy import Timeouts, default_policy
+from dubnium.reconcile import Reporter
+from simulator.gpu import ReleaseKind
+from simulator.harness import Station
+
+
+class CancelAtGrace(Reporter):
+    """Plays `mode cancel` from another terminal when the grace step starts."""
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.attempt = ""
+
+    def attempt_started(self, attempt_id: str, target: Mode) -> None:
+        self.attempt = attempt_id
+
+    def step_started(self, leg: str, step: p.Step) -> None:
+        if isinstance(step, p.Grace):
+            self.station.state.request_cancel(self.attempt, "now", "mode cancel (uid 0)")
+
+
+def test_cancel_in_the_grace_period_leaves_the_host_untouched() -> None:
+    """Cancelled: exit 27, outcome cancelled, still desktop with its session, desired back to
+    desktop, the cancellation told to the session and recorded; the cancel file is gone."""
+    station = Station.create(seed=2, gpus=1)
+    before = station.world.observe()
+    station.reporter = CancelAtGrace(station)
+    result = station.request(Mode.COMPUTE)
+    assert (result.outcome.value, result.exit_code) == ("cancelled", ExitCode.CANCELLED)
+    assert (station.observe().state.value, station.state.read_desired()) == (
+        "desktop", Mode.DESKTOP)
+    assert (station.world.observe().sessions, station.world.observe().units) == (
+        before.sessions, before.units)
+    assert station.world.notifications[-1]["summary"] == "Switch to compute cancelled"
+    assert "cancellation notification: delivered to 1 of 1 graphical session(s)" in (
+        result.record.notes)
+    assert station.state.cancel_request(result.record.attempt) is None
+
+
+def test_a_cancel_for_another_attempt_is_ignored() -> None:
+    """A stale cancel (another attempt's id) does not stop this switch."""
+    station = Station.create(seed=2, gpus=1)
+    station.state.request_cancel("some-old-attempt", "then", "mode cancel")
+    assert station.request(Mode.COMPUTE).outcome.value == "converged"
+
+
+def test_no_grace_when_the_policy_says_zero() -> None:
+    """grace_s = 0: no grace step and no countdown; the switch is as before."""
+    policy = attrs.evolve(default_policy(), timeouts=Timeouts(grace_s=0))
+    steps = p.plan(ObservedState.DESKTOP, Mode.COMPUTE, policy).legs[0].steps
+    assert [type(s).__name__ for s in steps][:3] == ["CheckGuards", "NotifyUser", "StopUnit"]
+
+
+def test_a_rollback_is_announced_in_the_restored_session() -> None:
+    """A display GPU that never releases: rolled back, and the desktop session that exists
+    afterwards is told why; its delivery is in the record."""
+    station = Station.create(seed=2, gpus=1)
+    station.world.set_gpu_release(0, ReleaseKind.NEVER)
+    result = station.request(Mode.COMPUTE)
+    assert result.outcome.value == "rolled-back"
+    assert station.world.notifications[-1]["summary"] == "Switch to compute failed"
+    assert "outcome notification: delivered to 1 of 1 graphical session(s)" in (
+        result.record.notes)
