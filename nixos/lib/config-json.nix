@@ -79,6 +79,8 @@ in
     kill_s = cfg.timeouts.killSec;
     lock_stale_s = cfg.timeouts.lockStaleSec;
     current_max_age_s = cfg.timeouts.currentMaxAgeSec;
+    grace_s = cfg.timeouts.graceSec;
+    countdown_every_s = cfg.timeouts.countdownEverySec;
   };
   processes = {
     inherit (cfg.processes) compositor reaper jack;

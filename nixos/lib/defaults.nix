@@ -92,6 +92,8 @@
     killSec = 15.0;
     lockStaleSec = 900.0;
     currentMaxAgeSec = 5.0;
+    graceSec = 30.0;
+    countdownEverySec = 10.0;
   };
 
   processes = {

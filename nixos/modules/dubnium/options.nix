@@ -296,6 +296,8 @@ in
         "Bound on a unit going down after SIGKILL, when its stop hung (KillUnit escalation).";
       lockStaleSec = number d.timeouts.lockStaleSec "Age after which a lock whose holder is alive is reported stale.";
       currentMaxAgeSec = number d.timeouts.currentMaxAgeSec "Age up to which `mode current` serves the recorded observation (current.json) instead of observing.";
+      graceSec = number d.timeouts.graceSec "Grace period before the GUI goes (mode cancel stops the switch in it; 0: none).";
+      countdownEverySec = number d.timeouts.countdownEverySec "A countdown notification this often during the grace period.";
     };
 
     processes = {
