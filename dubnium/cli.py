@@ -15,14 +15,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import click
 import typer
 
-from dubnium import __version__, confirm, console, progress, readpath, render
+from dubnium import __version__, console, progress, readpath, render
+from dubnium import cli_views as views
 from dubnium.audit import DEFAULT_ROTATE_BYTES, FileAuditLog
 from dubnium.backend import (
     Backend,
@@ -36,19 +36,16 @@ from dubnium.backend import (
 from dubnium.cli_types import JsonOpt, ModeArg, ModeChoice, OptModeArg, QuietOpt
 from dubnium.codes import ExitCode
 from dubnium.doctor import diagnose
-from dubnium.facts import Unavailable
 from dubnium.guards import GuardReport
 from dubnium.history import HistoryQuery, QueryError
 from dubnium.idlecli import idle_app
 from dubnium.journal_entries import JournalReporter
 from dubnium.modes import Mode
 from dubnium.observe import Observation
-from dubnium.plan import plan
 from dubnium.policy import DEFAULT_CONFIG_PATH, ConfigError, Policy, load_policy
 from dubnium.reconcile import Outcome, Reconciler, Reporter, Result, read_record
 from dubnium.records import AttemptRecord, to_json
 from dubnium.state import DirectoryStore, LockBusy, RuntimeState
-from dubnium.status import StatusView, metrics_text, write_textfile
 
 SIM_STATE_DIR = Path("~/.local/state/dubnium/sim").expanduser()
 
@@ -337,27 +334,10 @@ def request(
     if dry_run_flag:
         _print_plan(ctx, target, as_json)
         return
-    _confirm(ctx, target, yes=yes)
+    if not views.confirm_before_gui(ctx, target, yes=yes):
+        raise _Exit(ExitCode.CANCELLED, "not switched: you said no; nothing was changed")
     _transition(ctx, "request", as_json, quiet,
                 lambda rec: rec.request(target, by="mode request"))
-
-
-def _confirm(ctx: Context, target: Mode, *, yes: bool) -> None:
-    """Ask the person at the terminal before the GUI goes; 'no' changes nothing (exit 27)."""
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    if yes or not interactive:
-        return
-    facts, observation = ctx.reconciler().observe()
-    if not confirm.needs_prompt(plan(observation.state, target, ctx.policy), yes=yes,
-                                interactive=interactive):
-        return
-    sessions = () if isinstance(facts.sessions, Unavailable) else facts.sessions
-    windows = ("not listed (the simulated host has no compositor)" if ctx.is_sim
-               else _load_backend("windows", "list_windows")(sessions))
-    for line in confirm.what_closes(facts, windows).lines():
-        typer.echo(line, err=True)
-    if not click.confirm(f"Switch to {target.value} now?", default=False, err=True):
-        raise _Exit(ExitCode.CANCELLED, "not switched: you said no; nothing was changed")
 
 
 @app.command()
@@ -416,18 +396,13 @@ def current(
         live = render.stamp(live)
         if refresh and (ctx.is_sim or os.geteuid() == 0):
             ctx.runtime.write_current(live)
-            _write_textfile(ctx, obs, textfile or ctx.state_dir / "mode.prom")
+            views.write_metrics(ctx, obs, textfile or ctx.state_dir / "mode.prom")
         data = readpath.observed(live, ctx.backend.clock.wall_ns())
     _emit(as_json, data, str(data["observed_state"]))
     if not as_json:
         for line in readpath.notes(data):
             OUTPUT.echo(line, err=True)
     raise _Exit(readpath.exit_code(data))
-
-
-def _write_textfile(ctx: Context, obs: Observation, path: Path) -> None:
-    records = (e.record for e in ctx.audit.entries() if e.record is not None)
-    write_textfile(path, metrics_text(_status_view(ctx, obs), records))
 
 
 @app.command()
@@ -439,20 +414,6 @@ def desired(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     twin = runtime.read_json("desired.json")
     data = render.stamp({"desired": mode.value if mode else None, "record": twin})
     _emit(as_json, data, mode.value if mode else "none (no request since boot)")
-
-
-def _status_view(ctx: Context, obs: Observation | None = None) -> StatusView:
-    runtime = ctx.runtime
-    if obs is None:
-        obs, _ = ctx.observe()
-    policy = ctx.policy
-    return StatusView(
-        backend=ctx.backend_name, desired=runtime.read_desired(),
-        boot_default=policy.boot_default_mode, observation=obs, timestamp=ctx.timestamp(),
-        last=runtime.last_transition(), lock=_aged(ctx, runtime.store.lock_held()),
-        placement={"studio": policy.placement.studio, "compute": policy.placement.compute},
-        needs_root=not ctx.is_sim,
-    )
 
 
 @app.command()
@@ -467,7 +428,7 @@ def status(
 ) -> None:
     """Desired, observed, converged or not, the last attempt, placement, the lock."""
     ctx = _ctx(tctx)
-    view = _status_view(ctx)
+    view = views.status_view(ctx)
     if waybar:
         OUTPUT.echo(json.dumps(view.waybar(), sort_keys=True))
     else:
@@ -479,30 +440,6 @@ def status(
 def _print_plan(ctx: Context, target: Mode, as_json: bool) -> None:
     _, plan, _ = ctx.reconciler().preview(target)
     _emit(as_json, render.plan_json(plan), "\n".join(render.plan_lines(plan)))
-
-
-def _aged(ctx: Context, lock: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The live holder's record with its age and whether it is over
-    `timeouts.lock_stale_s` (shown by `mode status`; nothing is broken automatically)."""
-    if lock is None:
-        return None
-    age = _lock_age_s(lock, ctx.backend.clock.wall_ns())
-    limit = ctx.policy.timeouts.lock_stale_s
-    return {**lock, "age_s": age, "stale": age is not None and age > limit}
-
-
-def _lock_age_s(lock: Mapping[str, Any], now_ns: int) -> float | None:
-    """How long the live holder has held the lock, from its record (None: cannot tell)."""
-    started = lock.get("started_at")
-    if not isinstance(started, str):
-        return None
-    try:
-        at = datetime.fromisoformat(started)
-    except ValueError:
-        return None
-    if at.tzinfo is None:
-        return None
-    return round(now_ns / 1e9 - at.timestamp(), 3)
 
 
 @app.command(name="dry-run")

@@ -92,6 +92,8 @@ class StatusView:
                 "target": self.lock.get("target"),
                 "started_at": self.lock.get("started_at"),
                 "attempt": self.lock.get("attempt"),
+                "age_s": self.lock.get("age_s"),
+                "stale": bool(self.lock.get("stale")),
             },
         })
 
