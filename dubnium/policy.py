@@ -415,8 +415,9 @@ def load_policy_data(data: object) -> Policy:
 
     to = top.section("timeouts")
     timeouts = Timeouts(**{
-        # current_max_age_s may be 0: `mode current` then always observes.
-        f.name: to.get(f.name, _number(positive=f.name != "current_max_age_s"),
+        # current_max_age_s may be 0 (`mode current` then always observes), grace_s too (no
+        # grace period); every other bound is above 0
+        f.name: to.get(f.name, _number(positive=f.name not in ("current_max_age_s", "grace_s")),
                        getattr(d.timeouts, f.name))
         for f in attrs.fields(Timeouts)
     })

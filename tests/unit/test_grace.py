@@ -70,3 +70,15 @@ def test_a_rollback_is_announced_in_the_restored_session() -> None:
     assert station.world.notifications[-1]["summary"] == "Switch to compute failed"
     assert "outcome notification: delivered to 1 of 1 graphical session(s)" in (
         result.record.notes)
+
+
+def test_config_accepts_a_zero_grace_and_refuses_a_negative_one() -> None:
+    """timeouts.grace_s = 0 is read (no grace period); -1 is a config error naming the key."""
+    import pytest
+
+    from dubnium.policy import ConfigError, load_policy_data
+
+    assert load_policy_data({"schema_version": 1, "timeouts": {"grace_s": 0}}).timeouts.grace_s \
+        == 0
+    with pytest.raises(ConfigError, match="timeouts.grace_s"):
+        load_policy_data({"schema_version": 1, "timeouts": {"grace_s": -1}})
