@@ -80,5 +80,5 @@ def test_config_accepts_a_zero_grace_and_refuses_a_negative_one() -> None:
 
     assert load_policy_data({"schema_version": 1, "timeouts": {"grace_s": 0}}).timeouts.grace_s \
         == 0
-    with pytest.raises(ConfigError, match="timeouts.grace_s"):
+    with pytest.raises(ConfigError, match=r"timeouts\.grace_s"):
         load_policy_data({"schema_version": 1, "timeouts": {"grace_s": -1}})
