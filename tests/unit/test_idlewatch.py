@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import attrs
 import pytest
 
 from dubnium import idle as i
 from dubnium.backend import BackendError, DubniumError, StateCorrupt
+from dubnium.doctor import diagnose
 from dubnium.idlewatch import CONTROL_FILE, STATE_FILE, IdleWatcher, status_json
 from dubnium.policy import Idle, default_policy
 from simulator.harness import Station
@@ -91,3 +94,18 @@ def test_status_names_inhibitor_holders_and_what_blocks() -> None:
     assert ([{"what": ["idle"], "who": "obs", "why": "Recording", "mode": "block",
               "uid": 1000, "pid": pid}], ["conditions"], False) == (
         data["inhibitors"], [b["id"] for b in data["blocking"]], data["all_held"])
+
+
+def test_doctor_says_when_no_session_ever_set_the_idle_hint(tmp_path: Path) -> None:
+    """`mode doctor` (dubnium.doctor) on a desktop whose session never set IdleHint, with
+    idle automation on: one problem naming IdleHint; after the hint is set: none."""
+    st = station()
+    backend = st.world.backend()
+
+    def idle_problems() -> list[str]:
+        report = diagnose(backend, POLICY, st.state, st.audit, tmp_path, simulated=True)
+        return [p for p in report.data["problems"] if "IdleHint" in p]
+
+    never = idle_problems()
+    st.world.seat.set_idle_hint(True)
+    assert (1, []) == (len(never), idle_problems())
