@@ -17,12 +17,17 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import stat
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-from dubnium import fsutil, readpath, strictjson
+from dubnium import readpath, strictjson
+
+# No typing, pathlib or fsutil (tempfile) at run time: a recorded answer is served with as
+# little imported as its reading needs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 # dubnium.policy.DEFAULT_CONFIG_PATH, spelled here so this module need not import the policy
 # (attrs) to serve a recorded answer; a test keeps the two equal.
@@ -53,22 +58,41 @@ def parse(args: Sequence[str], env: dict[str, str]) -> dict[str, Any] | None:
     if args[i:i + 1] != ["current"] or not set(args[i + 1:]) <= _FLAGS:
         return None
     config = given["--config"]
-    backend = given["--backend"] or ("host" if Path(DEFAULT_CONFIG).exists() else "sim")
+    backend = given["--backend"] or ("host" if os.path.exists(DEFAULT_CONFIG) else "sim")
     if backend != "host":
         return None
     return {
-        "config": Path(config or DEFAULT_CONFIG),
-        "state_dir": Path(given["--state-dir"]) if given["--state-dir"] else None,
+        "config": config or DEFAULT_CONFIG,
+        "state_dir": given["--state-dir"],
         "json": "--json" in args[i + 1:],
         "refresh": "--refresh" in args[i + 1:],
     }
 
 
-def _settings(config: Path) -> tuple[str, float] | None:
+def _read_regular(path: str) -> bytes | None:
+    """The bytes of the regular file `path` (never through a link, never a FIFO, at most
+    `strictjson.MAX_BYTES`), or None for anything else: the full CLI then reads it with
+    `dubnium.fsutil` and reports what is wrong."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, strictjson.MAX_BYTES + 1)
+        return None if len(data) > strictjson.MAX_BYTES else data
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _settings(config: str) -> tuple[str, float] | None:
     """(state_dir, current_max_age_s) from the policy file, read without validating the
     rest; None when they are not plainly there (the full CLI then reports the file)."""
     try:
-        data = strictjson.loads(fsutil.read_regular(config) or b"")
+        data = strictjson.loads(_read_regular(config) or b"")
         state_dir = data.get("paths", {}).get("state_dir", "/run/mode-controller")
         max_age = data.get("timeouts", {}).get("current_max_age_s", 5.0)
     except (OSError, ValueError, AttributeError):
@@ -80,13 +104,13 @@ def _settings(config: Path) -> tuple[str, float] | None:
     return state_dir, float(max_age)
 
 
-def _read_recorded(state_dir: Path) -> Any:
+def _read_recorded(state_dir: str) -> Any:
     """current.json as parsed JSON (a regular file, never through a link, strictly parsed);
     None when it cannot be read (the live path then answers)."""
+    data = _read_regular(os.path.join(state_dir, "current.json"))
     try:
-        data = fsutil.read_regular(state_dir / "current.json")
         return None if data is None else strictjson.loads(data)
-    except (OSError, ValueError):
+    except ValueError:
         return None
 
 
@@ -106,7 +130,7 @@ def current(request: dict[str, Any]) -> int | None:
     settings = _settings(request["config"])
     if settings is None:
         return None
-    state_dir = request["state_dir"] or Path(settings[0])
+    state_dir = request["state_dir"] or settings[0]
     clock = importlib.import_module("backends.clock").RealClock()
     if not request["refresh"]:
         record = _read_recorded(state_dir)
@@ -117,14 +141,17 @@ def current(request: dict[str, Any]) -> int | None:
     return _live(request, state_dir)
 
 
-def _live(request: dict[str, Any], state_dir: Path) -> int | None:
+def _live(request: dict[str, Any], state_dir_name: str) -> int | None:
+    from pathlib import Path
+
     from dubnium.backend import DubniumError
     from dubnium.policy import load_policy
     from dubnium.state import DirectoryStore, RuntimeState
 
+    state_dir = Path(state_dir_name)
     try:
-        policy = load_policy(request["config"])
-        runtime = RuntimeState(DirectoryStore(state_dir), str(state_dir))
+        policy = load_policy(Path(request["config"]))
+        runtime = RuntimeState(DirectoryStore(state_dir), state_dir_name)
         backend = importlib.import_module("backends.host").HostBackend(policy)
         _, data = readpath.observe_json(backend, policy, runtime)
         if request["refresh"] and os.geteuid() == 0:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from dubnium.codes import ExitCode
 from dubnium.modes import Mode
 
+TYPE_CHECKING = False  # typing itself is not imported at run time (see dubnium.entry)
 if TYPE_CHECKING:
+    from typing import Any
+
     from dubnium.backend import Backend
     from dubnium.observe import Markers, Observation
     from dubnium.policy import Policy
