@@ -148,6 +148,7 @@ class HostBackend:
                 )
             ),
             vllm_profile=self._read_profile(),
+            model=self._proc.model(policy.vllm_model_path) if policy.vllm.enable else None,
         )
 
     def idle_facts(self) -> IdleFacts:

@@ -18,6 +18,7 @@ from typing import TypeVar
 from dubnium.facts import (
     LoadFact,
     MemoryFact,
+    ModelFact,
     PathFact,
     PressureFact,
     ProcessFact,
@@ -28,6 +29,8 @@ T = TypeVar("T")
 _SESSION_SCOPE = re.compile(r"/session-([^/]+)\.scope$", re.MULTILINE)
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 COMM_MAX = 15  # TASK_COMM_LEN - 1: the kernel truncates comm to this
+# Weight files of a seeded model directory (docs/runbooks/model-seeding.md).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
 def _read(what: str, parse: Callable[[], T]) -> T | Unavailable:
@@ -156,6 +159,20 @@ class ProcFs:
         except OSError:
             free = None
         return PathFact(path, exists=True, writable=writable, free_mib=free)
+
+    def model(self, path: str) -> ModelFact | Unavailable:
+        """The model directory at `path`: present with a config.json and weights."""
+        def parse() -> ModelFact:
+            real = self.fs_root / path.lstrip("/")
+            if not real.is_dir():
+                return ModelFact(path, present=False)
+            weights = [e for e in os.scandir(real)
+                       if e.is_file() and e.name.endswith(WEIGHT_SUFFIXES)]
+            size = sum(e.stat().st_size for e in weights) // (1 << 20)
+            present = (real / "config.json").is_file() and bool(weights)
+            return ModelFact(path, present=present, weight_files=len(weights), size_mib=size)
+
+        return _read("model", parse)
 
     def host_path(self, path: str) -> Path:
         """`path` on the observed host, as seen from here."""

@@ -23,18 +23,22 @@ class GuardId(StrEnum):
     VLLM_DRAINABLE = "vllm_drainable"
     CAPABILITY_LOCAL = "capability_local"  # check_studio/compute_capability_local
     PERSISTENCE_PATHS_READY = "persistence_paths_ready"
+    # Guards after the first ten take codes from 30 (10-19 are full): ADR 0006.
+    MODEL_PRESENT = "model_present"  # the configured vLLM model is in the local model store
 
     @property
     def exit_code(self) -> int:
         return GUARD_EXIT_CODES[self]
 
 
-GUARD_EXIT_CODES: dict[GuardId, int] = {g: 10 + i for i, g in enumerate(GuardId)}
+# The first ten guards 10-19 (seed contract), later ones from 30 (20-29 are ExitCode's).
+GUARD_EXIT_CODES: dict[GuardId, int] = {
+    g: 10 + i if i < 10 else 30 + i - 10 for i, g in enumerate(GuardId)}
 GUARD_IDS: tuple[str, ...] = tuple(g.value for g in GuardId)
 
 
 class ExitCode(IntEnum):
-    """What `mode` exits with. 10-19 are the guard codes above (one per guard)."""
+    """What `mode` exits with. 10-19 and 30-39 are the guard codes above (one per guard)."""
 
     OK = 0
     ERROR = 1  # an internal error: a bug, reported with its trace in the audit log

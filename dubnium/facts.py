@@ -311,6 +311,17 @@ class PathFact:
 
 
 @attrs.frozen
+class ModelFact:
+    """The configured vLLM model on local disk: `present` when its directory holds a
+    config.json and at least one weights file (docs/runbooks/model-seeding.md)."""
+
+    path: str
+    present: bool
+    weight_files: int = 0
+    size_mib: int = 0
+
+
+@attrs.frozen
 class VllmProfile:
     """Where vLLM runs: written to its EnvironmentFile before vllm.service starts."""
 
@@ -355,6 +366,8 @@ class HostFacts:
     slices: tuple[SliceFact, ...] | Unavailable
     paths: tuple[PathFact, ...] | Unavailable
     vllm_profile: VllmProfile | Unavailable | None = None
+    # None: no model to check (vLLM disabled)
+    model: ModelFact | Unavailable | None = None
 
     def slice_settings(self) -> dict[str, SliceSettings] | Unavailable:
         if isinstance(self.slices, Unavailable):

@@ -2,7 +2,7 @@
 
 Called by the reconciler (before each leg's actions, and `gpu_display_released` after the GUI
 is gone) and by the CLI (`mode guards`, `mode explain`). A verdict carries a stable id, its
-severity (hard blocks, soft warns), an exit code (0 pass, 10-19 the guard's own block code,
+severity (hard blocks, soft warns), an exit code (0 pass, 10-19 or 30-39 the guard's own block code,
 20 when its evidence could not be read) and the evidence it saw. A guard whose evidence is
 unavailable never passes: a check error blocks whatever the guard's severity.
 """
@@ -300,6 +300,27 @@ def persistence_paths_ready(facts: HostFacts, policy: Policy, target: Mode) -> V
     return check.passed(f"{len(listed)} path(s) ready", paths=listed)
 
 
+def model_present(facts: HostFacts, policy: Policy, target: Mode) -> Verdict:
+    """The configured vLLM model is in the local model store: vLLM never downloads it
+    (HF_HUB_OFFLINE), so without it compute would fail after the GUI is gone."""
+    check = _Check(GuardId.MODEL_PRESENT, policy)
+    if not policy.vllm.enable or target is not Mode.COMPUTE:
+        return check.passed("vLLM is not part of this target")
+    if facts.model is None:
+        return check.error(f"the model at {policy.vllm_model_path} was not looked at")
+    if isinstance(facts.model, Unavailable):
+        return check.error(facts.model)
+    model = facts.model
+    seen = attrs.asdict(model)
+    if not model.present:
+        return check.blocked(
+            f"model {policy.vllm.model} is not in the model store ({model.path} has no "
+            "config.json and weights); seed it first: docs/runbooks/model-seeding.md",
+            model=seen)
+    return check.passed(f"model {policy.vllm.model} is present ({model.weight_files} weight "
+                        f"file(s), {model.size_mib} MiB)", model=seen)
+
+
 GUARDS: dict[GuardId, GuardFn] = {
     GuardId.TARGET_REACHABLE: target_reachable,
     GuardId.AUDIO_IDLE: audio_idle,
@@ -311,6 +332,7 @@ GUARDS: dict[GuardId, GuardFn] = {
     GuardId.VLLM_DRAINABLE: vllm_drainable,
     GuardId.CAPABILITY_LOCAL: capability_local,
     GuardId.PERSISTENCE_PATHS_READY: persistence_paths_ready,
+    GuardId.MODEL_PRESENT: model_present,
 }
 
 PHASES: dict[GuardId, Phase] = dict.fromkeys(GuardId, Phase.PRE) | {

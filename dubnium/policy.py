@@ -214,6 +214,14 @@ class Policy:
         return len(self.hardware.present_gpus) >= 2
 
     @property
+    def vllm_model_path(self) -> str:
+        """Where the model lives on disk: an absolute path is itself, a Hugging Face id
+        (Org/Name) the directory of that name in the model store (nixos/lib/model-path.nix
+        serves vLLM from the same place; a test keeps the two rules equal)."""
+        model = self.vllm.model
+        return model if model.startswith("/") else f"{self.paths.model_store}/{model}"
+
+    @property
     def compute_workloads(self) -> tuple[str, ...]:
         """The units that make up compute mode (vLLM, EXO), as enabled."""
         return ((self.units.vllm,) if self.vllm.enable else ()) + (

@@ -26,6 +26,7 @@ Feature: Guards refuse unsafe switches
       | a "cargo" build has run for an hour         | 15   | user_jobs_safe               | cargo              |
       | only 1000 MiB of memory is available        | 16   | memory_headroom              | 1000 MiB available |
       | the model store is missing                  | 19   | persistence_paths_ready      | does not exist     |
+      | the configured model is not seeded          | 30   | model_present                | model-seeding.md   |
 
   Scenario: Studio placed on another machine refuses studio-local
     Given the studio capability is placed "remote"

@@ -68,6 +68,7 @@ class SimBackend:
             slices=w.systemd.slice_facts(),
             paths=w.host.paths_fact(),
             vllm_profile=w.vllm.profile,
+            model=w.host.model_fact(),
         )
         if not w.unavailable:
             return facts

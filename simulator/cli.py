@@ -395,6 +395,20 @@ def seat_app_stop(ctx: typer.Context, comm: str) -> None:
 
 
 @app.command()
+def model(
+    ctx: typer.Context,
+    seeded: Annotated[bool, typer.Argument(
+        help="true: the configured vLLM model is in the model store; false: it is not.")],
+) -> None:
+    """Seed or remove the configured vLLM model (docs/runbooks/model-seeding.md)."""
+    def act(w: World) -> str:
+        w.set_model(seeded=seeded)
+        return f"model {w.policy.vllm.model}: {'seeded' if seeded else 'not in the model store'}"
+
+    _change(ctx, act)
+
+
+@app.command()
 def advance(
     ctx: typer.Context,
     seconds: Annotated[float, typer.Argument(callback=_finite(0, MAX_ADVANCE_S))],

@@ -1,7 +1,9 @@
-"""Host-wide numbers of the simulated workstation: load, memory, pressure, persistence paths.
+"""Host-wide numbers of the simulated workstation: load, memory, pressure, persistence paths,
+and whether the configured vLLM model is seeded in the model store.
 
 Owned by `simulator.world.World` (set through its API: `set_load`, `fill_memory`,
-`set_pressure`, `set_path`); read by `SimBackend.observe()`. Each value is stored as the
+`set_pressure`, `set_path`, `set_model`); read by `SimBackend.observe()`. Each value is
+stored as the
 frozen fact the observer reads, so an observation reuses it as is.
 """
 
@@ -12,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from dubnium.facts import LoadFact, MemoryFact, PathFact, PressureFact
+from dubnium.facts import LoadFact, MemoryFact, ModelFact, PathFact, PressureFact
 from dubnium.policy import Policy
 from simulator import jsonutil
 
@@ -27,6 +29,10 @@ class HostState:
     memory: MemoryFact = DEFAULT_MEMORY
     pressure: PressureFact = DEFAULT_PRESSURE
     paths: dict[str, PathFact] = attrs.field(factory=dict)
+    # The configured model's directory ("" when vLLM is disabled) and whether it is seeded
+    # there; present only while the model store itself exists.
+    model_path: str = ""
+    model_seeded: bool = True
     _paths_fact: tuple[PathFact, ...] | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
@@ -35,7 +41,19 @@ class HostState:
         p = policy.paths
         for path in (p.state_dir, posixpath.dirname(p.audit_log), p.model_store):
             host.paths[path] = PathFact(path, True, True, 512_000)
+        if policy.vllm.enable:
+            host.model_path = policy.vllm_model_path
         return host
+
+    def model_fact(self) -> ModelFact | None:
+        """The model as the host backend would find it (None: vLLM disabled)."""
+        if not self.model_path:
+            return None
+        store = [p for path, p in self.paths.items()
+                 if self.model_path.startswith(path.rstrip("/") + "/")]
+        present = self.model_seeded and all(p.exists for p in store)
+        return (ModelFact(self.model_path, True, 4, 28_000) if present
+                else ModelFact(self.model_path, False))
 
     def set_path(self, path: str, *, exists: bool, writable: bool, free_mib: int | None) -> None:
         self.paths[path] = PathFact(path, exists, writable, free_mib)
@@ -52,6 +70,7 @@ class HostState:
             "memory": jsonutil.to_json(self.memory),
             "pressure": jsonutil.to_json(self.pressure),
             "paths": [jsonutil.to_json(p) for p in self.paths.values()],
+            "model": {"path": self.model_path, "seeded": self.model_seeded},
         }
 
     @classmethod
@@ -62,4 +81,7 @@ class HostState:
         for raw in data["paths"]:
             fact = jsonutil.from_json(PathFact, raw)
             host.paths[fact.path] = fact
+        model = data.get("model") or {}
+        host.model_path = str(model.get("path", ""))
+        host.model_seeded = bool(model.get("seeded", True))
         return host

@@ -265,6 +265,9 @@ class World:
         workload = self._workload(unit)
         if workload is None:
             return True
+        model = self.host.model_fact()
+        if workload is self.vllm and model is not None and not model.present:
+            return False  # offline (HF_HUB_OFFLINE) with no local model: vLLM exits
         need = (self.policy.vllm.memory_per_gpu_mib if workload is self.vllm
                 else self.policy.exo.memory_per_gpu_mib)
         ids = list(range(self.next_alloc_id, self.next_alloc_id + len(self.gpus)))
@@ -564,6 +567,12 @@ class World:
         self._change("set_path", {"path": path, "exists": exists, "writable": writable,
                                   "free_mib": free_mib})
         self.host.set_path(path, exists=exists, writable=writable, free_mib=free_mib)
+
+    def set_model(self, *, seeded: bool) -> None:
+        """Whether the configured vLLM model is in the model store (vLLM, offline, fails to
+        start without it)."""
+        self._change("set_model", {"seeded": seeded})
+        self.host.model_seeded = seeded
 
     def set_unit_behaviour(self, name: str, behaviour: UnitBehaviour) -> None:
         """How `name`'s future jobs go (durations, fails to start, hangs)."""

@@ -18,6 +18,7 @@ from dubnium.facts import (
     HostFacts,
     LoadFact,
     MemoryFact,
+    ModelFact,
     PathFact,
     PressureFact,
     ProcessFact,
@@ -69,6 +70,10 @@ def gpus(display_used: int = 1500, display_graphics: bool = True,
     return tuple(out)
 
 
+# The default policy's model, seeded in the model store.
+MODEL = ModelFact("/var/lib/dubnium/models/Qwen/Qwen2.5-Coder-14B-Instruct", True, 4, 28000)
+
+
 def desktop(**changes: object) -> HostFacts:
     """A healthy desktop: targets up, one wayland session, compositor on GPU 0."""
     base = HostFacts(
@@ -85,6 +90,7 @@ def desktop(**changes: object) -> HostFacts:
         slices=slices(),
         paths=(PathFact("/var/lib/dubnium/models", True, True, 500000),),
         vllm_profile=None,
+        model=MODEL,
     )
     return attrs.evolve(base, **changes)
 

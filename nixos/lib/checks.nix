@@ -16,7 +16,7 @@ let
   guardIds = [
     "target_reachable" "audio_idle" "graphical_session_terminable" "gpu_display_released"
     "cpu_load_safe" "user_jobs_safe" "memory_headroom" "vllm_drainable" "capability_local"
-    "persistence_paths_ready"
+    "persistence_paths_ready" "model_present"
   ];
   badSoft = builtins.filter (g: !(builtins.elem g guardIds)) cfg.guards.soft;
   notPresent = option: gpus:

@@ -263,6 +263,11 @@ def model_store_missing(scene: Scene) -> None:
     scene.st.world.set_path(scene.st.policy.paths.model_store, exists=False, writable=False)
 
 
+@given("the configured model is not seeded")
+def model_not_seeded(scene: Scene) -> None:
+    scene.st.world.set_model(seeded=False)
+
+
 @given(parsers.parse('the studio capability is placed "{where}"'))
 def studio_placed(scene: Scene, where: str) -> None:
     policy = scene.st.policy

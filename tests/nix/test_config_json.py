@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from dubnium.policy import ConfigError, Policy, load_policy_data
@@ -120,7 +121,7 @@ def test_workstation_passes_the_build_time_checks_with_the_planned_gpu_warning()
          "dubnium.guards.soft names unknown guard(s) audio_idel; known: target_reachable, "
          "audio_idle, graphical_session_terminable, gpu_display_released, cpu_load_safe, "
          "user_jobs_safe, memory_headroom, vllm_drainable, capability_local, "
-         "persistence_paths_ready."),
+         "persistence_paths_ready, model_present."),
     ],
     ids=["display-gpu", "compute-gpus", "desktop-ai-gpus", "vllm-model", "vllm-package", "soft"],
 )
@@ -195,3 +196,11 @@ def test_launcher_refuses_without_a_known_profile(tmp_path: Path, profile: str |
     )
     assert (64, "") == (done.returncode, done.stdout)
     assert done.stderr.startswith("dubnium-vllm: ")
+
+
+@pytest.mark.parametrize("model", ["Qwen/Qwen2.5-Coder-14B-Instruct", "/srv/models/q", "m"])
+def test_model_path_rule_is_the_same_in_nix_and_python(model: str) -> None:
+    """vLLM serves the model from where the model_present guard looks for it."""
+    policy = attrs.evolve(Policy(), vllm=attrs.evolve(Policy().vllm, model=model))
+    nix = eval_json(f'import {NIX_LIB}/model-path.nix "{policy.paths.model_store}" "{model}"')
+    assert policy.vllm_model_path == nix

@@ -11,6 +11,7 @@ from dubnium.facts import (
     AudioNode,
     LoadFact,
     MemoryFact,
+    ModelFact,
     PathFact,
     ProcessFact,
     SessionFact,
@@ -26,10 +27,11 @@ from tests import factories as f
 STREAM = AudioNode(50, "firefox", "Stream/Output/Audio", "running", app_pid=777)
 
 
-def test_guard_exit_codes_are_distinct_and_in_ten_to_nineteen() -> None:
-    """One code per guard, all in the policy-block range."""
+def test_guard_exit_codes_are_distinct_and_in_the_policy_block_ranges() -> None:
+    """One code per guard: the first ten 10-19, the later ones from 30 (ADR 0006)."""
     codes = [g.exit_code for g in GuardId]
-    assert sorted(codes) == list(range(10, 10 + len(GuardId)))
+    later = len(GuardId) - 10
+    assert sorted(codes) == list(range(10, 20)) + list(range(30, 30 + later))
 
 
 BLOCKING_CASES = [
@@ -83,13 +85,33 @@ def test_unavailable_evidence_is_a_check_error_that_blocks(guard: GuardId) -> No
     """With every evidence group unavailable, no guard passes by assumption."""
     gone = Unavailable("daemon down")
     facts = attrs.evolve(f.desktop(), units=gone, sessions=gone, processes=gone, audio=gone,
-                         gpus=gone, load=gone, memory=gone, paths=gone)
+                         gpus=gone, load=gone, memory=gone, paths=gone, model=gone)
     verdict = GUARDS[guard](facts, f.POLICY, Mode.COMPUTE)
     if guard is GuardId.CAPABILITY_LOCAL:  # decided by policy alone
         assert verdict.status is Status.PASS
     else:
         assert (verdict.status, verdict.exit_code, verdict.blocks) == (
             Status.ERROR, ExitCode.GUARD_CHECK_ERROR, True)
+
+
+def test_model_present_blocks_compute_without_the_local_model() -> None:
+    """A model not seeded in the model store blocks compute with exit 30 and the runbook."""
+    missing = ModelFact(f.MODEL.path, present=False)
+    verdict = GUARDS[GuardId.MODEL_PRESENT](f.desktop(model=missing), f.POLICY, Mode.COMPUTE)
+    assert (Status.BLOCK, 30, True) == (verdict.status, verdict.exit_code, verdict.blocks)
+    assert "docs/runbooks/model-seeding.md" in verdict.reason
+
+
+def test_model_present_passes_a_seeded_model_and_other_targets() -> None:
+    """A seeded model passes; studio-local and a host without vLLM never need one."""
+    missing = f.desktop(model=ModelFact(f.MODEL.path, present=False))
+    no_vllm = attrs.evolve(f.POLICY, vllm=attrs.evolve(f.POLICY.vllm, enable=False))
+    guard = GUARDS[GuardId.MODEL_PRESENT]
+    assert [Status.PASS] * 3 == [
+        guard(f.desktop(), f.POLICY, Mode.COMPUTE).status,
+        guard(missing, f.POLICY, Mode.STUDIO_LOCAL).status,
+        guard(attrs.evolve(missing, model=None), no_vllm, Mode.COMPUTE).status,
+    ]
 
 
 def test_soft_guard_warns_instead_of_blocking() -> None:

@@ -9,8 +9,6 @@ let
   cfg = config.dubnium;
   json = pkgs.formats.json { };
   runtimeFiles = import ../../lib/runtime-files.nix cfg;
-  # Seeded by root (docs/runbooks/model-seeding.md); vLLM reads it through its group.
-  modelGroup = if cfg.vllm.enable then "vllm" else "root";
 in
 {
   config = mkIf cfg.enable {
@@ -20,7 +18,9 @@ in
     systemd.tmpfiles.rules = [
       "d ${cfg.paths.stateDir} 0755 root root - -"
       "d ${dirOf cfg.paths.auditLog} 0750 root root - -"
-      "d ${cfg.paths.modelStore} 0750 root ${modelGroup} - -"
+      # Seeded by root (docs/runbooks/model-seeding.md), read by vLLM and by `mode guards`
+      # for every user (model_present); weights are not secrets.
+      "d ${cfg.paths.modelStore} 0755 root root - -"
     ] ++ lib.mapAttrsToList
       (name: value: "L+ ${cfg.paths.stateDir}/${name} - - - - ${json.generate "dubnium-${name}" value}")
       runtimeFiles;
