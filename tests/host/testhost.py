@@ -452,6 +452,13 @@ def prepare(workdir: Path) -> None:
     _write_tone(workdir / "tone.wav")
     for sub in ("state", "audit", "models"):
         (workdir / sub).mkdir()
+    # A seeded stand-in of the policy's model (model_present reads config.json + weights).
+    from dubnium.policy import default_policy
+
+    model = workdir / "models" / default_policy().vllm.model
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}\n")
+    (model / "model.safetensors").write_bytes(b"\0" * 1024)
     (workdir / "config.json").write_text(json.dumps(host_policy_json(), indent=2))
     (workdir / "init.sh").write_text(_INIT.format(inner=INNER, repo=shlex.quote(str(REPO))))
     (workdir / "init.sh").chmod(0o755)
