@@ -11,11 +11,13 @@ controller that is wrong on the real host is wrong here too:
   and stop a unit is refused, as systemd refuses a destructive transaction.
 - `isolate` is refused unless the target has AllowIsolate=; it starts the target's closure
   and stops every other unit not marked IgnoreOnIsolate=.
+- The graph is Nix's (`simulator.unitgraph`, from simulator/unit-graph.json).
 - Jobs run when the jobs they are ordered after are done (After=; targets are implicitly
-  After= their Wants=/Requires=; stops run before starts of ordered units and in reverse
-  order). A running job shows `activating`/`deactivating` for its duration, then the unit is
-  `active` (oneshot without RemainAfterExit= goes back to `inactive`), `inactive`, or
-  `failed`; start jobs of units that Require a failed one end with result "dependency".
+  After= their Wants=/Requires= unless those are After= the target; stops run before starts
+  of ordered units and in reverse order). A running job shows `activating`/`deactivating`
+  for its duration, then the unit is `active` (oneshot without RemainAfterExit= goes back
+  to `inactive`), `inactive`, or `failed`; start jobs of units that Require a failed one
+  end with result "dependency".
 - A new job for a unit replaces its pending job of the other type.
 """
 
@@ -175,8 +177,11 @@ class Systemd:
             if spec.slice:
                 after[name].add(spec.slice)
             if spec.type is UnitType.TARGET:
-                after[name].update(spec.wants)
-                after[name].update(spec.requires)
+                # systemd's default target dependency: After= every unit it wants or
+                # requires, unless that unit is ordered after the target itself.
+                after[name].update(
+                    d for d in (*spec.wants, *spec.requires)
+                    if d not in self.units or name not in self.units[d].spec.after)
             for dep in spec.hard_requirements:
                 if dep in propagates:
                     propagates[dep].append(name)
@@ -522,56 +527,6 @@ def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{where}: expected an integer, got {value!r}")
     return value
-
-
-def default_units(policy: Policy) -> list[tuple[UnitSpec, UnitBehaviour]]:
-    """The unit graph of a Dubnium workstation, with names from `policy.units`."""
-    n = policy.units
-    base_wants = [DBUS, LOGIND]
-    if policy.k3s_enable:
-        base_wants.append(n.k3s)  # stable across modes: both mode targets require the base
-    compute_wants: list[str] = []
-    if policy.vllm.enable:
-        compute_wants.append(n.vllm)
-    if policy.exo.enable:
-        compute_wants.append(n.exo)
-    specs: list[tuple[UnitSpec, UnitBehaviour]] = [
-        (UnitSpec("interactive.slice", ignore_on_isolate=True), UnitBehaviour()),
-        (UnitSpec("ai.slice", ignore_on_isolate=True), UnitBehaviour()),
-        (UnitSpec("platform.slice", ignore_on_isolate=True), UnitBehaviour()),
-        (UnitSpec(DBUS), UnitBehaviour(start_s=0.05, stop_s=0.05)),
-        (UnitSpec(LOGIND, requires=(DBUS,), after=(DBUS,)),
-         UnitBehaviour(start_s=0.1, stop_s=0.1)),
-        (UnitSpec(BASE_TARGET, wants=tuple(base_wants)), UnitBehaviour()),
-        (UnitSpec(n.display_manager, after=(LOGIND,)), UnitBehaviour(start_s=0.5, stop_s=0.5)),
-        (UnitSpec(n.graphical_target, requires=(BASE_TARGET,), wants=(n.display_manager,)),
-         UnitBehaviour()),
-        (UnitSpec(n.desktop_target, requires=(BASE_TARGET,), wants=(n.graphical_target,),
-                  after=(BASE_TARGET, n.graphical_target), allow_isolate=True),
-         UnitBehaviour()),
-        (UnitSpec(n.compute_target, requires=(BASE_TARGET,), wants=tuple(compute_wants),
-                  conflicts=(n.graphical_target, n.desktop_target), after=(BASE_TARGET,),
-                  allow_isolate=True),
-         UnitBehaviour()),
-        (UnitSpec(n.studio_policy, part_of=(n.desktop_target,), slice="interactive.slice",
-                  oneshot=True, remain_after_exit=True),
-         UnitBehaviour(start_s=0.05, stop_s=0.05)),
-        (UnitSpec(n.audio_priority, part_of=(n.desktop_target,), slice="interactive.slice",
-                  oneshot=True, remain_after_exit=True),
-         UnitBehaviour(start_s=0.05, stop_s=0.05)),
-    ]
-    if policy.vllm.enable:
-        specs.append((UnitSpec(n.vllm, part_of=(n.compute_target,), slice="ai.slice",
-                               after=(BASE_TARGET,)),
-                      UnitBehaviour(start_s=20.0, stop_s=2.0)))
-    if policy.exo.enable:
-        specs.append((UnitSpec(n.exo, part_of=(n.compute_target,), slice="ai.slice",
-                               after=(BASE_TARGET,)),
-                      UnitBehaviour(start_s=5.0, stop_s=1.0)))
-    if policy.k3s_enable:
-        specs.append((UnitSpec(n.k3s, slice="platform.slice"),
-                      UnitBehaviour(start_s=3.0, stop_s=2.0)))
-    return specs
 
 
 def boot_target(policy: Policy) -> str:

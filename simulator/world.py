@@ -53,9 +53,9 @@ from simulator.systemd import (
     Systemd,
     UnitBehaviour,
     boot_target,
-    default_units,
 )
 from simulator.trace import Recorder
+from simulator.unitgraph import default_units
 from simulator.vllm import Vllm
 
 if TYPE_CHECKING:
