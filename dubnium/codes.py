@@ -23,7 +23,7 @@ class GuardId(StrEnum):
     VLLM_DRAINABLE = "vllm_drainable"
     CAPABILITY_LOCAL = "capability_local"  # check_studio/compute_capability_local
     PERSISTENCE_PATHS_READY = "persistence_paths_ready"
-    # Guards after the first ten take codes from 30 (10-19 are full): ADR 0008.
+    # Guards after the first ten take codes from 30 (10-19 are full): ADR 0010.
     MODEL_PRESENT = "model_present"  # the configured vLLM model is in the local model store
 
     @property

@@ -28,7 +28,7 @@ STREAM = AudioNode(50, "firefox", "Stream/Output/Audio", "running", app_pid=777)
 
 
 def test_guard_exit_codes_are_distinct_and_in_the_policy_block_ranges() -> None:
-    """One code per guard: the first ten 10-19, the later ones from 30 (ADR 0008)."""
+    """One code per guard: the first ten 10-19, the later ones from 30 (ADR 0010)."""
     codes = [g.exit_code for g in GuardId]
     later = len(GuardId) - 10
     assert sorted(codes) == list(range(10, 20)) + list(range(30, 30 + later))
