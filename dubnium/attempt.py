@@ -28,7 +28,7 @@ from dubnium.executor import (
 from dubnium.facts import HostFacts
 from dubnium.guards import GuardReport, Verdict, evaluate
 from dubnium.modes import Mode, ObservedState
-from dubnium.observe import Markers, Observation, classify
+from dubnium.observe import Classifier, Markers, Observation, classify
 from dubnium.policy import Policy
 from dubnium.records import (
     AttemptRecord,
@@ -55,15 +55,17 @@ class Attempt:
     """Runs one plan and its rollback; collects the step log and guard verdicts."""
 
     def __init__(self, *, backend: Backend, policy: Policy, state: RuntimeState,
-                 start: AttemptStart, last_failed: bool, hooks: StepHooks) -> None:
+                 start: AttemptStart, last_failed: bool, hooks: StepHooks,
+                 classifier: Classifier = classify) -> None:
         self.backend = backend
+        self.classify = classifier
         self.policy = policy
         self.state = state
         self.start = start
         self.last_failed = last_failed
         self.hooks = hooks
         self.clock = backend.clock
-        self.executor = StepExecutor(backend, policy, state, self.now)
+        self.executor = StepExecutor(backend, policy, state, self.now, classifier)
         self.target = start.requested
         # what the attempt has learned so far
         self.ctx = StepContext(target=self.target, leg_target=self.target,
@@ -88,7 +90,8 @@ class Attempt:
             self.notes.append(f"replaced a corrupt desired file ({exc})")
         self.state.write_desired(self.target, self.now(), self.start.by)
 
-        start = classify(facts, self.policy, Markers(last_transition_failed=self.last_failed))
+        start = self.classify(facts, self.policy,
+                              Markers(last_transition_failed=self.last_failed))
         prior = start.state.mode or Mode.DESKTOP
         plan = p.plan(start.state, self.target, self.policy)
         head: dict[str, Any] = {
@@ -129,7 +132,7 @@ class Attempt:
             reason = "; ".join(f"{v.guard.value}: {v.reason}" for v in blocked.report.blocking)
             if not self.changed:
                 self._reset_desired(prior)
-                self.final = classify(self.backend.observe(), self.policy)
+                self.final = self.classify(self.backend.observe(), self.policy, Markers())
                 return self._close(head, Outcome.BLOCKED, first.exit_code,
                                    f"blocked by {reason}",
                                    blocking=tuple(v.guard.value
@@ -158,7 +161,7 @@ class Attempt:
         self.notes.append(f"failure: {reason}")
         if prior is Mode.COMPUTE and self.target is not Mode.COMPUTE:
             return self._return_to_desktop(head, reason)
-        now_state = classify(self.backend.observe(), self.policy).state
+        now_state = self.classify(self.backend.observe(), self.policy, Markers()).state
         if prior is Mode.COMPUTE:
             legs = p.plan(now_state, Mode.COMPUTE, self.policy, guarded=False).legs
         else:
@@ -245,7 +248,7 @@ class Attempt:
             self.notes.append("outcome written on the console (no graphical session)")
 
     def _observe_final(self) -> Observation:
-        self.final = classify(self.backend.observe(), self.policy)
+        self.final = self.classify(self.backend.observe(), self.policy, Markers())
         return self.final
 
     def _close(self, head: dict[str, Any], outcome: Outcome, code: int, summary: str,

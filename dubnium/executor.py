@@ -24,7 +24,7 @@ from dubnium.facts import ActiveState, HostFacts, SliceSettings, Unavailable
 from dubnium.gpu_placement import GpuPlacement, place
 from dubnium.guards import GUARDS, GuardReport, Status, Verdict, evaluate
 from dubnium.modes import Mode, ObservedState
-from dubnium.observe import classify
+from dubnium.observe import Classifier, Markers, classify
 from dubnium.policy import Policy
 from dubnium.predicates import has_graphical, unit_active, unit_failed, unit_stopped
 from dubnium.state import RuntimeState
@@ -86,8 +86,9 @@ class StepExecutor:
     """Runs steps with a backend, a policy and the runtime state (for the slice snapshot)."""
 
     def __init__(self, backend: Backend, policy: Policy, state: RuntimeState,
-                 now: Callable[[], str]) -> None:
+                 now: Callable[[], str], classifier: Classifier = classify) -> None:
         self.backend = backend
+        self.classify = classifier
         self.policy = policy
         self.state = state
         self.now = now
@@ -381,7 +382,7 @@ class StepExecutor:
         workloads = self.policy.compute_workloads
 
         def done(facts: HostFacts) -> bool:
-            state = classify(facts, self.policy).state
+            state = self.classify(facts, self.policy, Markers()).state
             return state.mode is mode or (
                 ctx.degraded and state is ObservedState.DEGRADED_COMPUTE
                 and all(unit_active(facts, u) for u in workloads)
@@ -394,7 +395,7 @@ class StepExecutor:
         facts = self.wait(done, bound, f"the host to be {mode.value}", fail=hopeless,
                           why="a unit failed or a graphical session appeared",
                           left=_sessions_left if mode is Mode.COMPUTE else None)
-        return StepDone(classify(facts, self.policy).state.value)
+        return StepDone(self.classify(facts, self.policy, Markers()).state.value)
 
 
 def _sessions_left(facts: HostFacts) -> str:

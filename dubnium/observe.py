@@ -8,7 +8,7 @@ the evidence satisfies that mode's contract. Mixed evidence yields `transitionin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -75,6 +75,11 @@ class Observation:
 
 def units_active(facts: HostFacts, unit: str) -> bool:
     return not isinstance(facts.units, Unavailable) and facts.units.is_active(unit)
+
+
+# The observer as the reconciler calls it (a campaign test substitutes a weaker one to show
+# that the simulator's independent oracle catches it).
+Classifier = Callable[[HostFacts, Policy, Markers], Observation]
 
 
 def classify(facts: HostFacts, policy: Policy, markers: Markers = Markers()) -> Observation:

@@ -24,7 +24,7 @@ from dubnium.codes import ExitCode
 from dubnium.facts import HostFacts
 from dubnium.guards import GuardReport, evaluate
 from dubnium.modes import Mode
-from dubnium.observe import Markers, Observation, classify
+from dubnium.observe import Classifier, Markers, Observation, classify
 from dubnium.policy import Policy
 from dubnium.records import (
     AbandonedRecord,
@@ -75,8 +75,10 @@ class Reconciler:
         *,
         pid: int,
         reporter: Reporter | None = None,
+        classifier: Classifier = classify,
     ) -> None:
         self.backend = backend
+        self.classify = classifier
         self.policy = policy
         self.state = state
         self.audit = audit
@@ -95,7 +97,7 @@ class Reconciler:
 
     def observe(self) -> tuple[HostFacts, Observation]:
         facts = self.backend.observe()
-        return facts, classify(facts, self.policy, self.markers())
+        return facts, self.classify(facts, self.policy, self.markers())
 
     def now(self) -> str:
         return iso_timestamp(self.backend.clock.wall_ns())
@@ -137,7 +139,7 @@ class Reconciler:
             self.state.store.update_holder(attrs.evolve(holder, boot_id=facts0.boot_id))
             attempt = Attempt(backend=self.backend, policy=self.policy, state=self.state,
                               start=start, last_failed=self.last_failed(),
-                              hooks=self.reporter)
+                              hooks=self.reporter, classifier=self.classify)
             record = attempt.run(facts0)
             record = attrs.evolve(
                 record, duration_s=round((clock.monotonic_ns() - started_ns) / 1e9, 3))

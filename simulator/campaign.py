@@ -222,6 +222,7 @@ class Run:
         self.store = iofaults.FaultyStore(self.disk)
         station.audit = iofaults.FaultyAuditLog(self.disk)
         station.store = self.store
+        station.classifier = classifier
         self.station = station
         self.policy = station.policy
         self.defaults = {name: u.behaviour for name, u in station.world.systemd.units.items()}

@@ -12,7 +12,7 @@ import attrs
 
 from dubnium.audit import MemoryAuditLog
 from dubnium.modes import Mode
-from dubnium.observe import Observation
+from dubnium.observe import Classifier, Observation, classify
 from dubnium.policy import Policy
 from dubnium.reconcile import Reconciler, Reporter, Result, read_record
 from dubnium.records import Record
@@ -30,6 +30,7 @@ class Station:
     audit: MemoryAuditLog = attrs.field(factory=MemoryAuditLog)
     reporter: Reporter | None = None
     pid: int = CONTROLLER_PID
+    classifier: Classifier = classify  # the controller's observer (a test may weaken it)
 
     @classmethod
     def create(cls, seed: int = 0, gpus: int = 2, policy: Policy | None = None) -> Station:
@@ -43,7 +44,8 @@ class Station:
 
     def controller(self, pid: int | None = None) -> Reconciler:
         return Reconciler(self.world.backend(), self.policy, self.state, self.audit,
-                          pid=pid or self.pid, reporter=self.reporter)
+                          pid=pid or self.pid, reporter=self.reporter,
+                          classifier=self.classifier)
 
     def request(self, mode: Mode) -> Result:
         return self.controller().request(mode)

@@ -117,8 +117,9 @@ def test_a_user_logging_in_over_compute_is_not_blamed_at_once() -> None:
 
 
 def test_a_units_only_observer_is_caught_within_1000_seeds() -> None:
-    """The oracle is independent: with `mode current` reduced to unit states, the campaign
-    finds a violation within 1,000 seeds (with the real observer it finds none)."""
+    """The oracle is independent: with the observer reduced to unit states (the controller's
+    own decisions and `mode current` both use it), the campaign finds a violation within
+    1,000 seeds; the same seed with the real observer has none."""
     found = next((seed for seed in range(1000)
                   if any(v.rule == "never report a mode the world is not in"
                          for v in run_plan(draw_plan(seed), classifier=units_only).violations)),
