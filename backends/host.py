@@ -39,7 +39,7 @@ from dubnium.facts import (
     Units,
     VllmProfile,
 )
-from dubnium.fsutil import atomic_write
+from dubnium.fsutil import atomic_write, read_regular
 from dubnium.policy import SLICES, Policy
 
 # Imported where used (lazy adapters): an observation needs neither the notifier nor the
@@ -222,12 +222,14 @@ class HostBackend:
 
     def _read_profile(self) -> VllmProfile | Unavailable | None:
         path = self._proc.host_path(self.policy.vllm.profile_path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            return Unavailable(f"vLLM profile {self.policy.vllm.profile_path}: {exc.strerror}")
+        try:  # a regular file only, never through a link: a FIFO there must not hang
+            raw = read_regular(path, limit=64 * 1024)
+            if raw is None:
+                return None
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            return Unavailable(f"vLLM profile {self.policy.vllm.profile_path}: {why}")
         return parse_profile(text, self.policy.vllm.profile_path)
 
     # ------------------------------------------------------------------ doctor

@@ -82,3 +82,22 @@ def test_vllm_profile_is_written_inside_the_host(host: TestHost) -> None:
     backend(host).write_vllm_profile(VllmProfile("compute", ("GPU-x",), (0,)))
     text = (host.root / POLICY.vllm.profile_path.lstrip("/")).read_text()
     assert "CUDA_VISIBLE_DEVICES=GPU-x\n" in text
+
+
+def test_a_fifo_in_place_of_the_vllm_profile_does_not_hang_observe(host: TestHost) -> None:
+    """A FIFO at the profile path: the profile is unavailable (named), observe returns."""
+    import os
+    import signal
+
+    path = host.root / POLICY.vllm.profile_path.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    signal.alarm(20)  # a blocking open would hang here forever
+    try:
+        facts = backend(host).observe()
+    finally:
+        signal.alarm(0)
+        path.unlink()
+    assert isinstance(facts.vllm_profile, Unavailable)
+    assert "not a regular file" in facts.vllm_profile.reason

@@ -363,3 +363,21 @@ def test_usage_errors_are_one_short_line_pointing_at_help(tmp_path: Path,
     assert (done.returncode, len(done.stderr.splitlines())) == (ExitCode.USAGE, 1), done.stderr
     assert "-h)" in done.stderr or "--help" in done.stderr
     assert len(done.stderr) < 400
+
+
+def test_status_readers_never_make_a_request_busy(tmp_path: Path) -> None:
+    """Requests while `mode status` runs in a loop: none exits 5 (readers took LOCK_SH)."""
+    state = tmp_path / "sim"
+    assert _sim("--state-dir", str(state), "create").returncode == 0
+    loop = ("import sys\nfrom dubnium.cli import main\n"
+            "while True:\n    try:\n        main(['--backend', 'sim', '--state-dir', "
+            f"{str(state)!r}, 'status'])\n    except SystemExit:\n        pass\n")
+    reader = subprocess.Popen([sys.executable, "-c", loop], env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        codes = [_mode("--state-dir", str(state), "request", mode).returncode
+                 for mode in ("compute", "desktop") * 2]
+    finally:
+        reader.kill()
+        reader.wait()
+    assert codes == [0] * 4

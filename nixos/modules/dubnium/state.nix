@@ -17,7 +17,9 @@ in
 
     systemd.tmpfiles.rules = [
       "d ${cfg.paths.stateDir} 0755 root root - -"
-      "d ${dirOf cfg.paths.auditLog} 0750 root root - -"
+      # 0755: the audit log holds no secrets and `mode history`/`doctor` are open to every
+      # user (docs/decisions/0006-root-only-lock-file.md); only root writes it.
+      "d ${dirOf cfg.paths.auditLog} 0755 root root - -"
       # Seeded by root (docs/runbooks/model-seeding.md), read by vLLM and by `mode guards`
       # for every user (model_present); weights are not secrets.
       "d ${cfg.paths.modelStore} 0755 root root - -"
