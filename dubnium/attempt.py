@@ -2,13 +2,17 @@
 
 Called by `Reconciler.request`. It writes desired, classifies the start, plans, runs each
 leg's steps through the step executor, re-observes, and decides the outcome: already,
-converged, degraded, blocked, or a rollback to the prior safe mode that ends rolled-back or
-failed-transition. It writes `current` and `last-guards.json` and returns the typed record;
-the reconciler writes the record itself.
+converged, degraded, blocked, interrupted, or a rollback to the prior safe mode that ends
+rolled-back or failed-transition. Before every step it writes the write-ahead journal
+(`dubnium.journal`). A stop request (a signal, seen through `stop`) is honoured only at a
+step boundary of the forward legs; the rollback that follows is not interruptible. It
+writes `current` and `last-guards.json` and returns the typed record; the reconciler writes
+the record itself. `recover` finishes a dead controller's attempt from its journal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -25,15 +29,19 @@ from dubnium.executor import (
     StepExecutor,
     StepFailed,
 )
-from dubnium.facts import HostFacts
+from dubnium.facts import HostFacts, SliceSettings
 from dubnium.guards import GuardReport, Verdict, evaluate
+from dubnium.journal import MUTATING, Journal, Phase
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import Classifier, Markers, Observation, classify
 from dubnium.policy import Policy
 from dubnium.records import (
     AttemptRecord,
     AttemptStart,
+    ExternalChange,
     Outcome,
+    Recovery,
+    RecoveryOutcome,
     Rollback,
     StepEntry,
     StepStatus,
@@ -51,11 +59,24 @@ class StepHooks:
         """Called after each step, with its status."""
 
 
+class Interrupted(Exception):
+    """A stop was requested (a signal); raised at a step boundary."""
+
+    def __init__(self, signal: str) -> None:
+        super().__init__(f"interrupted by {signal}")
+        self.signal = signal
+
+
+def _never() -> str | None:
+    return None
+
+
 class Attempt:
     """Runs one plan and its rollback; collects the step log and guard verdicts."""
 
     def __init__(self, *, backend: Backend, policy: Policy, state: RuntimeState,
                  start: AttemptStart, last_failed: bool, hooks: StepHooks,
+                 stop: Callable[[], str | None] = _never,
                  classifier: Classifier = classify) -> None:
         self.backend = backend
         self.classify = classifier
@@ -64,16 +85,21 @@ class Attempt:
         self.start = start
         self.last_failed = last_failed
         self.hooks = hooks
+        self.stop = stop
         self.clock = backend.clock
         self.executor = StepExecutor(backend, policy, state, self.now, classifier)
         self.target = start.requested
+        self.prior = Mode.DESKTOP  # the safe mode a rollback restores (set by `run`)
         # what the attempt has learned so far
         self.ctx = StepContext(target=self.target, leg_target=self.target,
                                attempt=start.attempt)
         self.steps: list[StepEntry] = []
         self.verdicts: list[Verdict] = []
         self.notes: list[str] = []
+        self.external: list[ExternalChange] = []
         self.changed = False
+        self.started_units: list[str] = []
+        self.boot_id = ""
         self.final: Observation | None = None
 
     def now(self) -> str:
@@ -89,11 +115,13 @@ class Attempt:
             previous_desired = None
             self.notes.append(f"replaced a corrupt desired file ({exc})")
         self.state.write_desired(self.target, self.now(), self.start.by)
+        self.boot_id = facts.boot_id
 
         start = self.classify(facts, self.policy,
                               Markers(last_transition_failed=self.last_failed))
-        prior = start.state.mode or Mode.DESKTOP
-        plan = p.plan(start.state, self.target, self.policy)
+        self.prior = prior = start.state.mode or Mode.DESKTOP
+        plan = p.plan(start.state, self.target, self.policy,
+                      pending_restore=self._restore_pending())
         head: dict[str, Any] = {
             "from_state": start.state.value,
             "prior_safe": prior,
@@ -107,7 +135,7 @@ class Attempt:
                                    f"already {self.target.value}")
             self._preflight(plan, facts)
             for leg in plan.legs:
-                self._run_leg(leg)
+                self._run_leg(leg, Phase.FORWARD)
             final = self._observe_final()
             if final.state.mode is self.target:
                 if start.state.mode not in (Mode.DESKTOP, Mode.STUDIO_LOCAL) or (
@@ -144,7 +172,7 @@ class Attempt:
             # Only the grace step cancels, before anything on the host was changed.
             self.state.forget_cancel()
             self._reset_desired(prior)
-            self.final = classify(self.backend.observe(), self.policy)
+            self.final = self.classify(self.backend.observe(), self.policy, Markers())
             told = self.backend.notify_user(
                 f"Switch to {self.target.value} cancelled",
                 f"The desktop stays. {cancelled}.").describe()
@@ -152,34 +180,45 @@ class Attempt:
             return self._close(head, Outcome.CANCELLED, ExitCode.CANCELLED,
                                f"{self.target.value} {cancelled} during the grace period; "
                                "nothing was changed")
+        except Interrupted as stopped:
+            return self._rollback(head, prior, str(stopped), signal=stopped.signal)
+
+    def _restore_pending(self) -> bool:
+        """Settings saved on studio-local entry are still there: the exit never finished."""
+        if self.target is not Mode.DESKTOP:
+            return False
+        try:
+            return self.state.saved_slices() is not None
+        except StateCorrupt:
+            return True  # the restore step reports it and applies the desktop policy values
 
     def _reset_desired(self, prior: Mode) -> None:
         """A refused or undone request leaves desired at the safe mode the host is in."""
         self.state.write_desired(prior, self.now(), "rollback of desired")
 
-    def _rollback(self, head: dict[str, Any], prior: Mode, reason: str) -> AttemptRecord:
-        self.notes.append(f"failure: {reason}")
-        if prior is Mode.COMPUTE and self.target is not Mode.COMPUTE:
-            return self._return_to_desktop(head, reason)
-        now_state = self.classify(self.backend.observe(), self.policy, Markers()).state
-        if prior is Mode.COMPUTE:
-            legs = p.plan(now_state, Mode.COMPUTE, self.policy, guarded=False).legs
+    def _rollback(self, head: dict[str, Any], prior: Mode, reason: str,
+                  signal: str | None = None) -> AttemptRecord:
+        self.notes.append(f"{'stop' if signal else 'failure'}: {reason}")
+        if prior is Mode.COMPUTE and self.target is not Mode.COMPUTE and (
+                self.changed or signal is None):
+            return self._return_to_desktop(head, reason, signal)
+        if signal is not None and not self.changed:
+            legs: tuple[p.Leg, ...] = ()  # stopped before any change: nothing to undo
+            rollback_error = None
+            final = self._observe_final()
         else:
-            legs = p.plan(ObservedState.UNKNOWN, prior, self.policy, guarded=False).legs
-        self.ctx = attrs.evolve(self.ctx, placement=None, degraded=False)
-        rollback_error = None
-        try:
-            for leg in legs:
-                self._run_leg(leg, rollback=True)
-        except (StepFailed, Blocked) as exc:
-            rollback_error = str(exc)
-        final = self._observe_final()
+            legs, rollback_error, final = self.restore(prior, Phase.ROLLBACK)
         self._reset_desired(prior)
         self._announce(final, f"Switch to {self.target.value} failed",
                        f"{reason}. Restored {prior.value}.")
-        head = {**head, "failure": reason,
+        head = {**head, "failure": reason, "signal": signal,
                 "rollback": Rollback(prior, tuple(leg.name for leg in legs), rollback_error)}
-        if final.state.mode is prior and rollback_error is None:
+        restored = final.state.mode is prior and rollback_error is None
+        if signal is not None and restored:
+            return self._close(head, Outcome.INTERRUPTED, ExitCode.INTERRUPTED,
+                               f"{self.target.value} stopped by {signal} at a step boundary; "
+                               f"restored {prior.value}")
+        if restored:
             return self._close(head, Outcome.ROLLED_BACK, ExitCode.ROLLED_BACK,
                                f"{self.target.value} failed ({reason}); restored {prior.value}")
         return self._close(
@@ -188,25 +227,18 @@ class Attempt:
             f"observed {final.state.value}",
         )
 
-    def _return_to_desktop(self, head: dict[str, Any], reason: str) -> AttemptRecord:
+    def _return_to_desktop(self, head: dict[str, Any], reason: str,
+                           signal: str | None = None) -> AttemptRecord:
         """A failed way out of compute never re-enters compute (docs/decisions/0007): the
         owner is at the keyboard. Keep desktop.target with the compute workloads stopped,
         retry the graphical stack once within its bounds; if desktop's contract still does
         not hold, end in degraded-desktop naming the missing term, with a one-line remedy,
         also written on the console."""
-        legs = p.plan(ObservedState.UNKNOWN, Mode.DESKTOP, self.policy, guarded=False).legs
-        self.ctx = attrs.evolve(self.ctx, placement=None, degraded=False)
-        retry_error = None
-        try:
-            for leg in legs:
-                self._run_leg(leg, rollback=True)
-        except (StepFailed, Blocked) as exc:
-            retry_error = str(exc)
-        final = self._observe_final()
+        legs, retry_error, final = self.restore(Mode.DESKTOP, Phase.ROLLBACK)
         self._reset_desired(Mode.DESKTOP)
         self._announce(final, "Desktop restored",
                        f"{self.target.value} failed ({reason}); the desktop was restored")
-        head = {**head, "failure": reason,
+        head = {**head, "failure": reason, "signal": signal,
                 "rollback": Rollback(Mode.DESKTOP, tuple(leg.name for leg in legs), retry_error)}
         if final.state is ObservedState.DESKTOP:
             if self.target is Mode.DESKTOP:
@@ -247,6 +279,23 @@ class Attempt:
             self.backend.console_message(f"mode: {summary}: {body}")
             self.notes.append("outcome written on the console (no graphical session)")
 
+    def restore(self, safe: Mode, phase: Phase
+                ) -> tuple[tuple[p.Leg, ...], str | None, Observation]:
+        """Run the unguarded legs back to `safe`; (legs, the error if one failed, final)."""
+        now_state = self.classify(self.backend.observe(), self.policy, Markers()).state
+        if safe is Mode.COMPUTE:
+            legs = p.plan(now_state, Mode.COMPUTE, self.policy, guarded=False).legs
+        else:
+            legs = p.plan(ObservedState.UNKNOWN, safe, self.policy, guarded=False).legs
+        self.ctx = attrs.evolve(self.ctx, placement=None, degraded=False)
+        error = None
+        try:
+            for leg in legs:
+                self._run_leg(leg, phase)
+        except (StepFailed, Blocked) as exc:
+            error = str(exc)
+        return legs, error, self._observe_final()
+
     def _observe_final(self) -> Observation:
         self.final = self.classify(self.backend.observe(), self.policy, Markers())
         return self.final
@@ -270,7 +319,8 @@ class Attempt:
             guards=tuple(self.verdicts),
             vllm_profile=placement.vllm if placement else None,
             exo_profile=placement.exo if placement else None,
-            notes=tuple(self.notes), final_state=final_state, **head,
+            notes=tuple(self.notes), final_state=final_state,
+            external_changes=tuple(self.external), **head,
         )
 
     # ------------------------------------------------------------- the steps
@@ -284,9 +334,15 @@ class Attempt:
                 raise Blocked(report)
         self.verdicts.clear()
 
-    def _run_leg(self, leg: p.Leg, rollback: bool = False) -> None:
+    def _run_leg(self, leg: p.Leg, phase: Phase) -> None:
         self.ctx = attrs.evolve(self.ctx, leg_target=leg.target)
-        for step in leg.steps:
+        rollback = phase is not Phase.FORWARD
+        for index, step in enumerate(leg.steps, 1):
+            if phase is Phase.FORWARD:
+                signal = self.stop()
+                if signal is not None:
+                    raise Interrupted(signal)
+            self._journal(leg, index, step, phase)
             self.hooks.step_started(leg.name, step)
             at = self.now()
             t0 = self.clock.monotonic_ns()
@@ -301,13 +357,35 @@ class Attempt:
                 self.verdicts.extend(blocked.report.verdicts)
                 self._log(leg, step, StepStatus.FAILED, str(blocked), at, t0, rollback)
                 raise
-            self._learn(done)
+            self._learn(step, done)
             self._log(leg, step, StepStatus.OK, done.detail, at, t0, rollback)
 
-    def _learn(self, done: StepDone) -> None:
+    def _journal(self, leg: p.Leg, index: int, step: p.Step, phase: Phase) -> None:
+        """Durably record the step about to run and what undoing the attempt needs."""
+        snapshot: dict[str, SliceSettings] | None
+        try:
+            snapshot = self.state.saved_slices()
+        except StateCorrupt:
+            snapshot = None
+        self.state.write_journal(Journal(
+            attempt=self.start.attempt, pid=self.start.pid, requested=self.target,
+            prior_safe=self.prior, started_at=self.start.started_at, written_at=self.now(),
+            phase=phase, leg=leg.name, step_index=index, step_count=len(leg.steps),
+            step=step.describe(), changed=self.changed or isinstance(step, MUTATING),
+            boot_id=self.boot_id,
+            started_units=tuple(self.started_units), slice_snapshot=snapshot,
+            steps=tuple(self.steps),
+        ).to_json())
+
+    def _learn(self, step: p.Step, done: StepDone) -> None:
         self.changed = self.changed or done.changed
         self.verdicts.extend(done.verdicts)
         self.notes.extend(done.notes)
+        self.external.extend(done.external_changes)
+        if isinstance(step, p.StartUnit):
+            self.started_units.append(step.unit)
+        elif isinstance(step, p.Isolate):
+            self.started_units.append(step.target)
         if done.placement is not None:
             self.ctx = attrs.evolve(self.ctx, placement=done.placement, degraded=done.degraded)
 
@@ -318,3 +396,35 @@ class Attempt:
             elapsed_s=round((self.clock.monotonic_ns() - t0) / 1e9, 3), rollback=rollback,
         ))
         self.hooks.step_finished(leg.name, step, status.value, detail)
+
+
+def recover(journal: Journal, *, backend: Backend, policy: Policy, state: RuntimeState,
+            hooks: StepHooks) -> Recovery:
+    """Finish a dead controller's attempt from its journal, deterministically.
+
+    Nothing changed yet: nothing to do. Otherwise run the unguarded legs to
+    `journal.recovery_target()` (complete an exit to desktop, else restore the prior safe
+    mode), journalled under the dead attempt's id so that a controller killed while
+    recovering is itself recovered the same way.
+    """
+    boot_id = backend.observe().boot_id
+    target = journal.recovery_target(boot_id)
+    if target is None:
+        return Recovery(journal.found(), RecoveryOutcome.NOTHING_TO_UNDO)
+    start = AttemptStart(journal.attempt, journal.requested, "recovery", journal.pid,
+                         journal.started_at)
+    runner = Attempt(backend=backend, policy=policy, state=state, start=start,
+                     last_failed=False, hooks=hooks)
+    runner.prior = journal.prior_safe
+    runner.changed = True
+    runner.boot_id = boot_id
+    legs, error, final = runner.restore(target, Phase.RECOVERY)
+    del legs
+    restored = final.state.mode is target and error is None
+    notes = [*runner.notes, *(c.describe() for c in runner.external)]
+    return Recovery(
+        found=journal.found(),
+        outcome=RecoveryOutcome.RESTORED if restored else RecoveryOutcome.NOT_RESTORED,
+        target=target, steps=tuple(runner.steps), final_state=final.state.value,
+        error=error, notes=tuple(notes),
+    )

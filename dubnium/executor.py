@@ -26,10 +26,16 @@ from dubnium.guards import GUARDS, GuardReport, Status, Verdict, evaluate
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import Classifier, Markers, classify
 from dubnium.policy import Policy
-from dubnium.predicates import has_graphical, unit_active, unit_failed, unit_stopped
+from dubnium.predicates import (
+    has_graphical,
+    unit_active,
+    unit_failed,
+    unit_starting_or_active,
+    unit_stopped,
+    unit_stopping_or_stopped,
+)
+from dubnium.records import ExternalChange
 from dubnium.state import RuntimeState
-
-ACTION_TRIES = 3
 
 
 class StepFailed(Exception):
@@ -80,6 +86,7 @@ class StepDone:
     placement: GpuPlacement | None = None
     degraded: bool = False
     notes: tuple[str, ...] = ()
+    external_changes: tuple[ExternalChange, ...] = ()
 
 
 class StepExecutor:
@@ -112,8 +119,9 @@ class StepExecutor:
             case p.SaveSlices():
                 return self._save_slices()
             case p.ApplySlices(mode=mode):
-                self._apply_slices(self.policy.slices[mode])
-                return StepDone(f"{mode.value} slice settings applied", changed=True)
+                notes = self._apply_slices(self.policy.slices[mode])
+                return StepDone(f"{mode.value} slice settings applied", changed=True,
+                                notes=notes)
             case p.RestoreSlices():
                 return self._restore_slices()
             case p.NotifyUser(summary=summary, body=body):
@@ -134,16 +142,31 @@ class StepExecutor:
 
     # ------------------------------------------------------------- actions and waits
 
-    def act(self, action: Callable[[], None], what: str, changed: bool = False) -> None:
-        """Run one backend action; retry temporary errors a bounded number of times."""
-        for attempt in range(ACTION_TRIES):
+    def act(self, action: Callable[[], None], what: str, changed: bool = False, *,
+            in_place: Callable[[HostFacts], bool] | None = None,
+            waits: bool = False) -> tuple[str, ...]:
+        """Run one backend action; its notes. A temporary error (a timeout) is no proof of
+        failure: when the effect is observed in place (`in_place`) it is not redone; else the
+        action is tried again, `timeouts.action_tries` times at most, spaced by
+        `timeouts.action_retry_spacing_s`. After the last temporary error a step that `waits`
+        for its effect lets its own bounded wait decide; any other step fails."""
+        tries = self.policy.timeouts.action_tries
+        for attempt in range(1, tries + 1):
             try:
                 action()
-                return
+                return ()
             except BackendError as exc:
-                if not exc.temporary or attempt == ACTION_TRIES - 1:
+                if not exc.temporary:
                     raise StepFailed(f"{what}: {exc}", changed=changed) from None
-                self.clock.sleep(self.policy.gpu_release.poll_interval_s)
+                self.clock.sleep(self.policy.timeouts.action_retry_spacing_s)
+                if in_place is not None and in_place(self.backend.observe()):
+                    return (f"{what}: {exc}; its effect is observed in place, not redone",)
+                if attempt == tries:
+                    if waits:
+                        return (f"{what}: {exc} ({tries} tries); the step's bounded wait "
+                                "decides",)
+                    raise StepFailed(f"{what}: {exc}", changed=changed) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def wait(self, done: Callable[[HostFacts], bool], bound_s: float, what: str,
              fail: Callable[[HostFacts], bool] | None = None,
@@ -173,10 +196,11 @@ class StepExecutor:
     # ------------------------------------------------------------- the steps
 
     def _start(self, unit: str, bound: float) -> StepDone:
-        self.act(lambda: self.backend.start_unit(unit), f"start {unit}")
+        notes = self.act(lambda: self.backend.start_unit(unit), f"start {unit}",
+                         in_place=lambda f: unit_starting_or_active(f, unit), waits=True)
         self.wait(lambda f: unit_active(f, unit), bound, f"{unit} active",
                   fail=lambda f: unit_failed(f, unit), changed=True)
-        return StepDone(f"{unit} active", changed=True)
+        return StepDone(f"{unit} active", changed=True, notes=notes)
 
     def _stop(self, unit: str, bound: float) -> StepDone:
         facts = self.backend.observe()
@@ -185,12 +209,14 @@ class StepExecutor:
         current = facts.units.get(unit)
         if current.active in (ActiveState.INACTIVE, ActiveState.FAILED):
             return StepDone(f"{unit} already {current.active.value}")
-        self.act(lambda: self.backend.stop_unit(unit), f"stop {unit}")
+        notes = self.act(lambda: self.backend.stop_unit(unit), f"stop {unit}",
+                         in_place=lambda f: unit_stopping_or_stopped(f, unit), waits=True)
         try:
             self.wait(lambda f: unit_stopped(f, unit), bound, f"{unit} stopped", changed=True)
         except StepFailed as hung:
-            return self._escalate(unit, str(hung))
-        return StepDone(f"{unit} stopped", changed=True)
+            escalated = self._escalate(unit, str(hung))
+            return attrs.evolve(escalated, notes=notes + escalated.notes)
+        return StepDone(f"{unit} stopped", changed=True, notes=notes)
 
     def _escalate(self, unit: str, hung: str) -> StepDone:
         """A stop that hangs: KillUnit SIGKILL, a bounded wait, then reset-failed (the 43522
@@ -204,7 +230,18 @@ class StepExecutor:
                         notes=(note,))
 
     def _isolate(self, target: str, bound: float) -> StepDone:
-        self.act(lambda: self.backend.isolate(target), f"isolate {target}")
+        units = self.policy.units
+        others = tuple(t for t in (units.desktop_target, units.compute_target) if t != target)
+
+        def isolated(facts: HostFacts) -> bool:
+            """The isolate took effect: the target is coming up, or the other mode's target
+            is down (its job may still be queued behind the target's dependencies)."""
+            return unit_starting_or_active(facts, target) or (
+                not isinstance(facts.units, Unavailable)
+                and all(unit_stopping_or_stopped(facts, t) for t in others))
+
+        notes = self.act(lambda: self.backend.isolate(target), f"isolate {target}",
+                         in_place=isolated, waits=True)
         # Someone may log in graphically after the release was verified (found by the fault
         # campaigns): compute must not load onto the display GPU under a GUI.
         to_compute = target == self.policy.units.compute_target
@@ -213,7 +250,7 @@ class StepExecutor:
                   why="a unit failed" + (" or a graphical session appeared"
                                          if to_compute else ""), changed=True,
                   left=_sessions_left if to_compute else None)
-        return StepDone(f"{target} active", changed=True)
+        return StepDone(f"{target} active", changed=True, notes=notes)
 
     def _await_graphical(self, bound: float) -> StepDone:
         """The display manager active and a live graphical session (the desktop contract's
@@ -246,9 +283,9 @@ class StepExecutor:
         except StateCorrupt as exc:  # found by the fault campaigns: overwrite it
             notes = (f"replaced unreadable saved slice settings ({exc})",)
             saved = None
-        in_force = {name: slices.get(name) for name in studio}
-        if saved is not None and in_force == dict(studio):
-            return StepDone("kept the settings saved by an earlier, unfinished entry")
+        if saved is not None:  # a restore is pending: never overwrite what it restores
+            return StepDone("kept the settings saved by an earlier, unfinished entry "
+                            "(not yet restored)")
         wanted = {name: value for name, value in slices.items() if name in studio}
         self.state.save_slices(wanted, self.now())
         return StepDone("saved " + ", ".join(sorted(wanted)), notes=notes)
@@ -261,16 +298,41 @@ class StepExecutor:
             notes = (f"saved slice settings unreadable ({exc}); applied the desktop policy "
                      "values instead",)
             saved = None
-        self._apply_slices(saved or self.policy.slices[Mode.DESKTOP])
+        external = self._external_changes(saved) if saved else ()
+        notes += self._apply_slices(saved or self.policy.slices[Mode.DESKTOP])
         self.state.forget_slices()
         return StepDone("restored the saved settings" if saved else "applied desktop policy",
-                        changed=True, notes=notes)
+                        changed=True, notes=notes, external_changes=external)
 
-    def _apply_slices(self, settings: Mapping[str, SliceSettings]) -> None:
+    def _external_changes(self, saved: Mapping[str, SliceSettings]
+                          ) -> tuple[ExternalChange, ...]:
+        """Slice properties at neither the overlay's value nor the saved one: changed by
+        someone else while the overlay was in force (reported in the exit's record)."""
+        slices = self.backend.observe().slice_settings()
+        if isinstance(slices, Unavailable):
+            return ()
+        studio = self.policy.slices[Mode.STUDIO_LOCAL]
+        found = []
+        for name, overlay in studio.items():
+            before = saved.get(name)
+            seen = slices.get(name)
+            for field, want in attrs.asdict(overlay).items():
+                if want is None:
+                    continue
+                now = getattr(seen, field, None)
+                was = getattr(before, field, None)
+                if now not in (want, was):
+                    found.append(ExternalChange(name, field, now, want, was))
+        return tuple(found)
+
+    def _apply_slices(self, settings: Mapping[str, SliceSettings]) -> tuple[str, ...]:
         changed = False
+        notes: tuple[str, ...] = ()
         for name, value in settings.items():
-            self.act(functools.partial(self.backend.set_slice_properties, name, value),
-                     f"set {name}", changed=changed)
+            notes += self.act(
+                functools.partial(self.backend.set_slice_properties, name, value),
+                f"set {name}", changed=changed,
+                in_place=functools.partial(_slice_in_force, name=name, value=value))
             changed = True
         # A call that reports success is not evidence (found by the fault campaigns: a
         # set-property that changed nothing let studio-local be left with its weights).
@@ -285,6 +347,7 @@ class StepExecutor:
             if wrong:
                 raise StepFailed(f"set {name}: {', '.join(wrong)} not in force after the call "
                                  f"(observed {seen})", changed=changed)
+        return notes
 
     def _grace(self, ctx: StepContext, bound: float, every: float) -> StepDone:
         """Wait `bound` seconds for a `mode cancel`, with a countdown notification `every`."""
@@ -404,6 +467,15 @@ def _sessions_left(facts: HostFacts) -> str:
     if isinstance(sessions, Unavailable):
         return f"sessions unreadable: {sessions.reason}"
     return "graphical: " + ct.describe_sessions(sessions)
+
+
+def _slice_in_force(facts: HostFacts, name: str, value: SliceSettings) -> bool:
+    slices = facts.slice_settings()
+    if isinstance(slices, Unavailable):
+        return False
+    seen = slices.get(name)
+    return all(want is None or getattr(seen, field, None) == want
+               for field, want in attrs.asdict(value).items())
 
 
 def poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:

@@ -290,9 +290,20 @@ def _leave_compute(policy: Policy, guarded: bool, source: str = "compute") -> Le
     return Leg(name, source, Mode.DESKTOP, tuple(steps))
 
 
-def plan(current: ObservedState, target: Mode, policy: Policy, *, guarded: bool = True) -> Plan:
-    """The legs from `current` to `target`. `guarded=False` plans a rollback (no guards)."""
+def _finish_overlay_exit(policy: Policy) -> Leg:
+    """On desktop with the overlay's saved settings still unrestored (an exit that did not
+    finish): restore them. Desktop is not "already" reached while this is pending."""
+    return Leg("restore", "desktop", Mode.DESKTOP,
+               (RestoreSlices(), Verify(Mode.DESKTOP, policy.timeouts.unit_start_s)))
+
+
+def plan(current: ObservedState, target: Mode, policy: Policy, *, guarded: bool = True,
+         pending_restore: bool = False) -> Plan:
+    """The legs from `current` to `target`. `guarded=False` plans a rollback (no guards);
+    `pending_restore`: settings saved on studio-local entry were never restored."""
     if current.mode is target:
+        if target is Mode.DESKTOP and pending_restore:
+            return Plan(current, target, (_finish_overlay_exit(policy),))
         return Plan(current, target, ())
     legs: list[Leg] = []
     here = current

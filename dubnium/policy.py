@@ -130,6 +130,8 @@ class Timeouts:
     # Before the GUI goes: the owner's time to save or `mode cancel` (0: no grace period).
     grace_s: float = 30.0
     countdown_every_s: float = 10.0  # a countdown notification this often during the grace
+    action_tries: int = 3  # a backend action that fails temporarily is tried this often
+    action_retry_spacing_s: float = 0.5  # between two tries
 
 
 @attrs.frozen
@@ -425,7 +427,8 @@ def load_policy_data(data: object) -> Policy:
     timeouts = Timeouts(**{
         # current_max_age_s may be 0 (`mode current` then always observes), grace_s too (no
         # grace period); every other bound is above 0
-        f.name: to.get(f.name, _number(positive=f.name not in ("current_max_age_s", "grace_s")),
+        f.name: to.get(f.name, _int(1) if f.type in (int, "int") else _number(
+            positive=f.name not in ("current_max_age_s", "grace_s")),
                        getattr(d.timeouts, f.name))
         for f in attrs.fields(Timeouts)
     })

@@ -33,3 +33,17 @@ def has_graphical(facts: HostFacts) -> bool:
     """A graphical session is present (unreadable sessions: not known to be)."""
     sessions = ev.graphical_sessions(facts)
     return not isinstance(sessions, Unavailable) and bool(sessions)
+
+
+def unit_starting_or_active(facts: HostFacts, unit: str) -> bool:
+    """A start of the unit has taken effect: it is active or on its way there."""
+    return not isinstance(facts.units, Unavailable) and facts.units.get(unit).active in (
+        ActiveState.ACTIVE, ActiveState.RELOADING, ActiveState.ACTIVATING
+    )
+
+
+def unit_stopping_or_stopped(facts: HostFacts, unit: str) -> bool:
+    """A stop of the unit has taken effect: it is inactive, failed or on its way down."""
+    return not isinstance(facts.units, Unavailable) and facts.units.get(unit).active in (
+        ActiveState.INACTIVE, ActiveState.FAILED, ActiveState.DEACTIVATING
+    )

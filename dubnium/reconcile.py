@@ -10,19 +10,20 @@ and releases the lock. A controller that finds a dead holder's lock gives that a
 from __future__ import annotations
 
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from dubnium import plan as p
 from dubnium import readpath
-from dubnium.attempt import Attempt, StepHooks
+from dubnium.attempt import Attempt, StepHooks, recover
 from dubnium.audit import AuditLog
-from dubnium.backend import Backend, StorageError, iso_timestamp
+from dubnium.backend import Backend, StateCorrupt, StorageError, iso_timestamp
 from dubnium.codes import ExitCode
 from dubnium.facts import HostFacts
 from dubnium.guards import GuardReport, evaluate
+from dubnium.journal import Journal
 from dubnium.modes import Mode
 from dubnium.observe import Classifier, Markers, Observation, classify
 from dubnium.policy import Policy
@@ -75,6 +76,7 @@ class Reconciler:
         *,
         pid: int,
         reporter: Reporter | None = None,
+        stop: Callable[[], str | None] | None = None,
         classifier: Classifier = classify,
     ) -> None:
         self.backend = backend
@@ -84,6 +86,7 @@ class Reconciler:
         self.audit = audit
         self.pid = pid
         self.reporter = reporter or Reporter()
+        self.stop = stop or _never
         self._attempts = 0
 
     # ----------------------------------------------------------------- reading
@@ -133,13 +136,14 @@ class Reconciler:
         try:
             if lease.recovered is not None:
                 start = attrs.evolve(start, lock_recovered=dict(lease.recovered))
-                self._record_abandoned(lease.recovered)
+            self._finish_dead(lease.recovered)
             self.reporter.attempt_started(attempt_id, target)
             facts0 = self.backend.observe()
             self.state.store.update_holder(attrs.evolve(holder, boot_id=facts0.boot_id))
             attempt = Attempt(backend=self.backend, policy=self.policy, state=self.state,
                               start=start, last_failed=self.last_failed(),
-                              hooks=self.reporter, classifier=self.classify)
+                              hooks=self.reporter, stop=self.stop,
+                              classifier=self.classify)
             record = attempt.run(facts0)
             record = attrs.evolve(
                 record, duration_s=round((clock.monotonic_ns() - started_ns) / 1e9, 3))
@@ -155,6 +159,7 @@ class Reconciler:
                                      summary=f"storage failed: {exc}")
             try:
                 self.audit.append(to_json(error))  # may fail too on the same disk
+                self.state.clear_journal()
             finally:
                 lease.release()
             raise
@@ -164,26 +169,63 @@ class Reconciler:
         return result
 
     def _finish(self, record: AttemptRecord) -> None:
+        """Commit: the record (last-transition.json, then the audit log), then the journal
+        goes. A kill in between leaves a journal whose attempt has its record: harmless."""
         data = to_json(record)
         self.state.write_last_transition(data)
         self.audit.append(data)
+        self.state.clear_journal()
         self.reporter.attempt_finished(record)
 
-    def _record_abandoned(self, holder: Mapping[str, Any]) -> None:
-        """A controller died holding the lock: give its attempt its one record if it has none."""
-        attempt = holder.get("attempt")
-        if attempt is not None:
-            for entry in self.audit.entries():
-                if entry.record is not None and entry.record.get("attempt") == attempt:
-                    return
+    def _read_journal(self) -> Journal | None:
+        try:
+            data = self.state.read_journal()
+        except StateCorrupt:
+            data = None
+        if data is None:
+            return None
+        try:
+            return Journal.from_json(data)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return None  # not ours to act on; the level-based plan still sees the host
+
+    def _has_record(self, attempt: object) -> bool:
+        return attempt is not None and any(
+            entry.record is not None and entry.record.get("attempt") == attempt
+            for entry in self.audit.entries())
+
+    def _finish_dead(self, holder: Mapping[str, Any] | None) -> None:
+        """A controller died holding the lock (or left its journal): finish its attempt from
+        the journal and give it its one record, saying what was found and done."""
+        journal = self._read_journal()
+        if holder is None and journal is None:
+            self.state.clear_journal()  # unreadable: nothing to act on
+            return
+        attempt = journal.attempt if journal is not None else (holder or {}).get("attempt")
+        if self._has_record(attempt):
+            self.state.clear_journal()  # it died after its record was written
+            return
+        recovery = None
+        if journal is not None:
+            recovery = recover(journal, backend=self.backend, policy=self.policy,
+                               state=self.state, hooks=self.reporter)
+        held = holder or {}
+        summary = "the controller holding the lock died; its lock was recovered"
+        if recovery is not None:
+            summary += f"; found its journal at {recovery.found}: {recovery.outcome.value}"
+            if recovery.target is not None:
+                summary += f" ({recovery.target.value}, observed {recovery.final_state})"
         self.audit.append(to_json(AbandonedRecord(
-            attempt=_opt(holder.get("attempt")),
-            requested=_opt(holder.get("target")),
-            pid=holder.get("pid") if isinstance(holder.get("pid"), int) else None,
-            started_at=_opt(holder.get("started_at")),
-            summary="the controller holding the lock died; its lock was recovered",
+            attempt=_opt(attempt),
+            requested=journal.requested.value if journal else _opt(held.get("target")),
+            pid=journal.pid if journal else (
+                held.get("pid") if isinstance(held.get("pid"), int) else None),
+            started_at=journal.started_at if journal else _opt(held.get("started_at")),
+            summary=summary,
             finished_at=self.now(),
+            recovery=recovery,
         )))
+        self.state.clear_journal()
 
     def boot(self) -> Result:
         """Boot normalisation: desired becomes the boot default mode and is reconciled."""
@@ -201,6 +243,10 @@ def read_record(data: Mapping[str, Any]) -> Record | None:
         return from_json(data)
     except RecordUnreadable:
         return None
+
+
+def _never() -> str | None:
+    return None
 
 
 def _opt(value: object) -> str | None:

@@ -37,6 +37,7 @@ class Outcome(StrEnum):
     DEGRADED = "degraded"
     FAILED = "failed-transition"
     LOCK_BUSY = "lock-busy"
+    INTERRUPTED = "interrupted"  # a signal stopped it at a step boundary; rolled back
     ABANDONED = "abandoned"  # a controller died holding the lock; found by the next one
     ERROR = "internal-error"
     CANCELLED = "cancelled"  # `mode cancel` during the grace period: nothing changed
@@ -115,6 +116,8 @@ class AttemptRecord:
     lock_recovered: Mapping[str, Any] | None = None
     holder: Mapping[str, Any] | None = None  # lock-busy: who holds the lock
     trace: str | None = None  # internal-error: the traceback
+    external_changes: tuple[ExternalChange, ...] = ()
+    signal: str | None = None  # interrupted: the signal that stopped it
 
     @classmethod
     def begun(cls, start: AttemptStart, *, outcome: Outcome, exit_code: int, summary: str,
@@ -127,6 +130,43 @@ class AttemptRecord:
 
 
 @attrs.frozen
+class ExternalChange:
+    """A slice property found, at the overlay's exit, at neither the overlay's value nor the
+    value saved on entry: someone else changed it while studio-local was in force."""
+
+    slice: str
+    field: str
+    found: int | None
+    overlay: int | None
+    saved: int | None
+
+    def describe(self) -> str:
+        return (f"{self.slice} {self.field} was changed outside the controller while "
+                f"studio-local was in force: found {self.found}, the overlay had set "
+                f"{self.overlay}; restored the value saved on entry ({self.saved})")
+
+
+class RecoveryOutcome(StrEnum):
+    NOTHING_TO_UNDO = "nothing-to-undo"  # the dead attempt had changed nothing yet
+    ALREADY_RECORDED = "already-recorded"  # it had written its record: nothing to finish
+    RESTORED = "restored"  # its undo ran and the host is observed in the recovery target
+    NOT_RESTORED = "not-restored"  # its undo ran but the target is not observed
+
+
+@attrs.frozen
+class Recovery:
+    """What a controller found in a dead attempt's journal and what it did about it."""
+
+    found: str  # the journal's last step: "T3 step 5 of 9 (forward): stop display-manager"
+    outcome: RecoveryOutcome
+    target: Mode | None = None  # the safe mode it restored (None: nothing was run)
+    steps: tuple[StepEntry, ...] = ()
+    final_state: str | None = None
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class AbandonedRecord:
     """The record a controller writes for a dead one's attempt that has none."""
 
@@ -136,6 +176,7 @@ class AbandonedRecord:
     started_at: str | None
     summary: str
     finished_at: str
+    recovery: Recovery | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -166,6 +207,7 @@ def to_json(record: Record) -> Json:
             "summary": record.summary,
             "finished_at": record.finished_at,
             "record_version": RECORD_VERSION,
+            **({"recovery": _recovery_json(record.recovery)} if record.recovery else {}),
         }
     data: Json = {
         "kind": "transition",
@@ -180,7 +222,7 @@ def to_json(record: Record) -> Json:
         "summary": record.summary,
         "finished_at": record.finished_at,
         "blocking": list(record.blocking),
-        "steps": [_step_json(s) for s in record.steps],
+        "steps": [step_json(s) for s in record.steps],
         "guards": [v.to_json() for v in record.guards],
         "vllm_profile": record.vllm_profile.to_json() if record.vllm_profile else None,
         "exo_profile": record.exo_profile.to_json() if record.exo_profile else None,
@@ -197,6 +239,8 @@ def to_json(record: Record) -> Json:
         "lock_recovered": dict(record.lock_recovered) if record.lock_recovered else None,
         "holder": dict(record.holder) if record.holder else None,
         "trace": record.trace,
+        "external_changes": [attrs.asdict(c) for c in record.external_changes] or None,
+        "signal": record.signal,
     }
     data.update({k: v for k, v in optional.items() if v is not None})
     if record.plan is not None:  # written (even when null) by every attempt that planned
@@ -204,7 +248,7 @@ def to_json(record: Record) -> Json:
     return data
 
 
-def _step_json(step: StepEntry) -> Json:
+def step_json(step: StepEntry) -> Json:
     return {
         "leg": step.leg + (ROLLBACK_SUFFIX if step.rollback else ""),
         "step": step.step,
@@ -213,6 +257,14 @@ def _step_json(step: StepEntry) -> Json:
         "at": step.at,
         "elapsed_s": step.elapsed_s,
     }
+
+
+def _recovery_json(recovery: Recovery) -> Json:
+    return {"found": recovery.found, "outcome": recovery.outcome.value,
+            "target": recovery.target.value if recovery.target else None,
+            "steps": [step_json(s) for s in recovery.steps],
+            "final_state": recovery.final_state, "error": recovery.error,
+            "notes": list(recovery.notes)}
 
 
 def _rollback_json(rollback: Rollback) -> Json:
@@ -240,6 +292,7 @@ def _from_json(data: Mapping[str, Any]) -> Record:
             attempt=_opt_str(data.get("attempt")), requested=_opt_str(data.get("requested")),
             pid=_opt_int(data.get("pid")), started_at=_opt_str(data.get("started_at")),
             summary=str(data.get("summary", "")), finished_at=str(data.get("finished_at", "")),
+            recovery=_recovery_from(data.get("recovery")),
         )
     rollback = data.get("rollback")
     return AttemptRecord(
@@ -257,7 +310,7 @@ def _from_json(data: Mapping[str, Any]) -> Record:
         desired_before=_opt_mode(data.get("desired_before")),
         plan=data.get("plan"),
         blocking=tuple(str(b) for b in data.get("blocking", ())),
-        steps=tuple(_step_from(s) for s in data.get("steps", ())),
+        steps=tuple(from_step_json(s) for s in data.get("steps", ())),
         guards=tuple(_verdict_from(v) for v in data.get("guards", ())),
         vllm_profile=_profile_from(data.get("vllm_profile")),
         exo_profile=_profile_from(data.get("exo_profile")),
@@ -270,10 +323,24 @@ def _from_json(data: Mapping[str, Any]) -> Record:
         lock_recovered=data.get("lock_recovered"),
         holder=data.get("holder"),
         trace=_opt_str(data.get("trace")),
+        external_changes=tuple(ExternalChange(**c) for c in data.get("external_changes", ())),
+        signal=_opt_str(data.get("signal")),
     )
 
 
-def _step_from(data: Mapping[str, Any]) -> StepEntry:
+def _recovery_from(data: Mapping[str, Any] | None) -> Recovery | None:
+    if data is None:
+        return None
+    return Recovery(
+        found=str(data["found"]), outcome=RecoveryOutcome(data["outcome"]),
+        target=_opt_mode(data.get("target")),
+        steps=tuple(from_step_json(s) for s in data.get("steps", ())),
+        final_state=_opt_str(data.get("final_state")), error=_opt_str(data.get("error")),
+        notes=tuple(str(n) for n in data.get("notes", ())),
+    )
+
+
+def from_step_json(data: Mapping[str, Any]) -> StepEntry:
     leg = str(data["leg"])
     rollback = leg.endswith(ROLLBACK_SUFFIX)
     return StepEntry(

@@ -428,3 +428,16 @@ class RuntimeState:
 
     def forget_slices(self) -> None:
         self.store.remove(self.SAVED_SLICES)
+
+    # The attempt's write-ahead journal (`dubnium.journal`): written before each step,
+    # removed once the attempt's record is written.
+    JOURNAL = "journal.json"
+
+    def read_journal(self) -> dict[str, Any] | None:
+        return self.read_json(self.JOURNAL)
+
+    def write_journal(self, journal: Mapping[str, Any]) -> None:
+        self.write_json(self.JOURNAL, journal)
+
+    def clear_journal(self) -> None:
+        self.store.remove(self.JOURNAL)

@@ -1,0 +1,159 @@
+"""The write-ahead journal, recovery of a dead controller's attempt, level-based answers,
+timed-out actions and stop requests, on the simulated host."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from dubnium import plan as p
+from dubnium.codes import ExitCode
+from dubnium.facts import SliceSettings
+from dubnium.journal import Journal, Phase
+from dubnium.modes import Mode, ObservedState
+from dubnium.reconcile import Reporter
+from dubnium.records import AbandonedRecord, AttemptRecord, Outcome, RecoveryOutcome
+from simulator.harness import Station
+from simulator.world import ActionFault, FaultEffect
+
+
+class Killed(BaseException):
+    """The controller process dies (a BaseException: the lock stays, as after SIGKILL)."""
+
+
+class KillAt(Reporter):
+    """Kills the controller just before the n-th step (1-based) of the next attempt."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen = 0
+
+    def step_started(self, leg: str, step: p.Step) -> None:
+        self.seen += 1
+        if self.seen == self.n:
+            raise Killed
+
+
+def _slices(station: Station) -> dict[str, SliceSettings | None]:
+    return {name: u.settings for name, u in station.world.systemd.units.items()
+            if name.endswith(".slice")}
+
+
+def _killed(station: Station, mode: Mode, n: int) -> None:
+    station.reporter = KillAt(n)
+    with pytest.raises(Killed):
+        station.request(mode)
+    station.reporter = None
+    station.store.holder_alive = None  # its process is gone
+
+
+def _step_index(station: Station, mode: Mode, prefix: str) -> int:
+    """The 1-based position of the first step starting with `prefix` in a request's plan."""
+    plan = p.plan(station.observe().state, mode, station.policy)
+    steps = [s.describe() for leg in plan.legs for s in leg.steps]
+    return next(i for i, s in enumerate(steps, 1) if s.startswith(prefix))
+
+
+def test_the_journal_names_the_step_about_to_run() -> None:
+    """Killed before step 3 of T3: the journal on disk says T3 step 3, forward, changed."""
+    station = Station.create(seed=3)
+    _killed(station, Mode.COMPUTE, 3)
+    data = station.state.read_journal()
+    assert data is not None
+    journal = Journal.from_json(data)
+    assert (journal.leg, journal.step_index, journal.phase, journal.changed,
+            journal.requested, journal.prior_safe, len(journal.steps)) == (
+        "T3", 3, Phase.FORWARD, True, Mode.COMPUTE, Mode.DESKTOP, 2)
+
+
+def test_kill_before_the_restore_then_desktop_restores_the_saved_slices_exactly() -> None:
+    """The issue's case: killed in the studio exit before 'restore'; the next desktop request
+    recovers (abandoned record with its recovery) and the pre-studio values come back."""
+    station = Station.create(seed=3)
+    before = _slices(station)
+    assert station.request(Mode.STUDIO_LOCAL).outcome is Outcome.CONVERGED
+    n = _step_index(station, Mode.DESKTOP, "restore the slice settings")
+    _killed(station, Mode.DESKTOP, n)
+    result = station.request(Mode.DESKTOP)
+    abandoned = station.records()[-2]
+    assert isinstance(abandoned, AbandonedRecord)
+    assert abandoned.recovery is not None
+    assert (abandoned.recovery.outcome, abandoned.recovery.target, result.exit_code,
+            station.observe().state, _slices(station)) == (
+        RecoveryOutcome.RESTORED, Mode.DESKTOP, 0, ObservedState.DESKTOP, before)
+    assert station.state.read_journal() is None
+
+
+@pytest.mark.parametrize("mode", [Mode.COMPUTE, Mode.STUDIO_LOCAL])
+def test_every_kill_point_of_an_entry_recovers_to_desktop(mode: Mode) -> None:
+    """Killed before each step of T1/T3, then a desktop request: desktop, exit 0, slices as
+    before studio, no journal, and an abandoned record for the dead attempt."""
+    count = len(p.plan(ObservedState.DESKTOP, mode, Station.create(seed=3).policy).legs[0].steps)
+    for n in range(1, count + 1):
+        station = Station.create(seed=3)
+        before = _slices(station)
+        _killed(station, mode, n)
+        result = station.request(Mode.DESKTOP)
+        outcomes = [r.outcome for r in station.records()]
+        assert (n, result.exit_code, station.observe().state, _slices(station), outcomes[0],
+                station.state.read_journal()) == (
+            n, 0, ObservedState.DESKTOP, before, Outcome.ABANDONED, None)
+
+
+def test_desktop_is_not_already_while_a_restore_is_pending() -> None:
+    """On desktop with settings saved on studio entry never restored (its journal lost): a
+    desktop request runs the 'restore' leg and brings the saved values back; then already."""
+    station = Station.create(seed=3)
+    name = next(iter(station.policy.slices[Mode.STUDIO_LOCAL]))
+    saved = {name: SliceSettings(cpu_weight=77)}
+    station.state.save_slices(saved, "t0")
+    first = station.request(Mode.DESKTOP)
+    second = station.request(Mode.DESKTOP)
+    assert ([leg["leg"] for leg in (first.record.plan or {})["legs"]], first.outcome,
+            second.outcome, _slices(station)[name], station.state.saved_slices()) == (
+        ["restore"], Outcome.CONVERGED, Outcome.ALREADY, saved[name], None)
+
+
+def test_a_slice_changed_during_studio_is_reported_in_the_exit_record() -> None:
+    """Someone sets a slice's CPUWeight while studio-local is up: the exit's record names it
+    and the saved value is restored."""
+    station = Station.create(seed=3)
+    before = _slices(station)
+    station.request(Mode.STUDIO_LOCAL)
+    name = next(iter(station.policy.slices[Mode.STUDIO_LOCAL]))
+    current = station.world.systemd.units[name].settings or SliceSettings()
+    station.world.systemd.set_slice(name, attrs.evolve(current, cpu_weight=4321))
+    result = station.request(Mode.DESKTOP)
+    changes = [(c.slice, c.field, c.found) for c in result.record.external_changes]
+    assert ([(name, "cpu_weight", 4321)], _slices(station)) == (changes, before)
+
+
+def test_a_timed_out_isolate_that_takes_effect_converges() -> None:
+    """isolate compute.target times out three times yet takes effect: converged, not rolled
+    back, and the record notes that the effect was observed, not redone."""
+    station = Station.create(seed=3)
+    station.world.inject_action_fault(ActionFault("isolate", FaultEffect.TIMEOUT, times=3))
+    result = station.request(Mode.COMPUTE)
+    assert (result.outcome, any("observed in place" in n for n in result.record.notes)) == (
+        Outcome.CONVERGED, True)
+
+
+def test_a_stop_request_rolls_back_at_a_step_boundary() -> None:
+    """A stop seen before step 6 of T3: interrupted (exit 28), desktop restored, the record
+    carries the signal, the lock is free."""
+    station = Station.create(seed=3)
+    calls = []
+
+    def stop() -> str | None:
+        calls.append(1)
+        return "SIGINT" if len(calls) >= 6 else None
+
+    controller = station.controller()
+    controller.stop = stop
+    result = controller.request(Mode.COMPUTE)
+    record = result.record
+    assert isinstance(record, AttemptRecord)
+    assert (result.outcome, result.exit_code, record.signal, station.observe().state,
+            station.store.lock_held(), len([s for s in record.steps if not s.rollback])) == (
+        Outcome.INTERRUPTED, int(ExitCode.INTERRUPTED), "SIGINT", ObservedState.DESKTOP,
+        None, 5)
