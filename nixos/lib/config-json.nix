@@ -81,6 +81,8 @@ in
     current_max_age_s = cfg.timeouts.currentMaxAgeSec;
     grace_s = cfg.timeouts.graceSec;
     countdown_every_s = cfg.timeouts.countdownEverySec;
+    action_tries = cfg.timeouts.actionTries;
+    action_retry_spacing_s = cfg.timeouts.actionRetrySpacingSec;
   };
   processes = {
     inherit (cfg.processes) compositor reaper jack;

@@ -94,6 +94,8 @@
     currentMaxAgeSec = 5.0;
     graceSec = 30.0;
     countdownEverySec = 10.0;
+    actionTries = 3;
+    actionRetrySpacingSec = 0.5;
   };
 
   processes = {

@@ -298,6 +298,12 @@ in
       currentMaxAgeSec = number d.timeouts.currentMaxAgeSec "Age up to which `mode current` serves the recorded observation (current.json) instead of observing.";
       graceSec = number d.timeouts.graceSec "Grace period before the GUI goes (mode cancel stops the switch in it; 0: none).";
       countdownEverySec = number d.timeouts.countdownEverySec "A countdown notification this often during the grace period.";
+      actionTries = mkOption {
+        type = types.ints.positive;
+        default = d.timeouts.actionTries;
+        description = "How often a backend action that fails temporarily (a D-Bus timeout) is tried; an effect observed in place is never redone.";
+      };
+      actionRetrySpacingSec = number d.timeouts.actionRetrySpacingSec "Pause between two tries of a backend action.";
     };
 
     processes = {
