@@ -46,6 +46,7 @@ from dubnium.policy import DEFAULT_CONFIG_PATH, ConfigError, Policy, load_policy
 from dubnium.reconcile import Outcome, Reconciler, Reporter, Result, read_record
 from dubnium.records import AttemptRecord, to_json
 from dubnium.state import DirectoryStore, LockBusy, RuntimeState
+from dubnium.stopping import StopRequests
 
 SIM_STATE_DIR = Path("~/.local/state/dubnium/sim").expanduser()
 
@@ -140,10 +141,11 @@ class Context:
             return FileAuditLog(self.state_dir / "events.jsonl", rotate)
         return FileAuditLog(Path(self.policy.paths.audit_log), self.policy.audit.rotate_mib << 20)
 
-    def reconciler(self, reporter: Reporter | None = None) -> Reconciler:
+    def reconciler(self, reporter: Reporter | None = None,
+                   stop: StopRequests | None = None) -> Reconciler:
         backend = self.backend  # in the simulator, loads the world and its policy first
         return Reconciler(backend, self.policy, self.runtime, self.audit, pid=os.getpid(),
-                          reporter=reporter)
+                          reporter=reporter, stop=stop)
 
     def journal_reporter(self) -> Reporter | None:
         """The host journal's reporter (structured entries per attempt and step); the
@@ -174,7 +176,7 @@ class Context:
 
     @contextlib.contextmanager
     def mutating(self, verb: str) -> Iterator[None]:
-        """Around a verb that changes the host: root check; the sim world saved after.
+        """Around a verb that changes the host: the root check.
 
         On the host, a verb run from inside a logind session (a terminal of the desktop)
         is handed off to a transient unit: ending the session must not kill the controller.
@@ -194,13 +196,9 @@ class Context:
                 argv = [*head, *sys.argv[1:]]
                 raise _Exit(handoff.run_handed_off(argv, f"mode-{verb}-{os.getpid()}", env))
         self.runtime.write_generated(self.policy)
-        if self.is_sim:
-            session = self._sim_session()
-            with session.exclusive():
-                yield
-                session.save()
-        else:
-            yield
+        # The simulated world is written through by its backend at every call (a killed
+        # process leaves it half-done, as a machine); no lock is held across the verb.
+        yield
 
     def timestamp(self) -> str:
         return iso_timestamp(self.backend.clock.wall_ns())
@@ -298,19 +296,27 @@ def _options(
 
 def _transition(ctx: Context, verb: str, as_json: bool, quiet: bool,
                 run: Callable[[Reconciler], Result]) -> NoReturn:
-    """Run one mutating verb with live progress on stderr; print its record; exit its code."""
-    with ctx.mutating(verb):
-        clock = ctx.backend.clock
-        terminal = progress.for_terminal(clock, quiet=quiet or as_json)
-        reporters: list[Reporter] = [terminal]
-        journal = ctx.journal_reporter()
-        if journal is not None:
-            reporters.append(journal)
-        with terminal:
-            result = run(ctx.reconciler(progress.Tee(reporters)))
-    _emit(as_json, render.record_json(to_json(result.record)),
-          render.record_text(result.record, result.summary))
-    raise _Exit(result.exit_code)
+    """Run one mutating verb with live progress on stderr; print its record; exit its code.
+
+    SIGINT, SIGTERM and SIGHUP stop it at the next step boundary and roll it back."""
+    stops = StopRequests()
+    with stops.installed():
+        with ctx.mutating(verb):
+            clock = ctx.backend.clock
+            terminal = progress.for_terminal(clock, quiet=quiet or as_json)
+            reporters: list[Reporter] = [terminal]
+            journal = ctx.journal_reporter()
+            if journal is not None:
+                reporters.append(journal)
+            with terminal:
+                result = run(ctx.reconciler(progress.Tee(reporters), stop=stops))
+        stops.finished = True  # the record is written and the lock released
+        _emit(as_json, render.record_json(to_json(result.record)),
+              render.record_text(result.record, result.summary))
+        if result.outcome is Outcome.INTERRUPTED:
+            raise _Exit(result.exit_code, f"stopped by {result.record.signal}: rolled back "
+                        f"to {result.record.final_state}; the lock is released")
+        raise _Exit(result.exit_code)
 
 
 @app.command()
@@ -582,6 +588,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(ExitCode.USAGE, exc.format_message() + hint)
     except click.Abort:  # Ctrl-C at a prompt
         _fail(ExitCode.ERROR, "aborted")
+    except KeyboardInterrupt:  # outside a switch (a switch handles its own signals)
+        _fail(ExitCode.INTERRUPTED, "interrupted before a switch started; nothing was changed")
     except _Exit as exc:
         _fail(exc.code, exc.message)
     except ConfigError as exc:

@@ -10,6 +10,11 @@ and anything unusual on the way (help, another verb, the simulator, a config or 
 that does not read cleanly, any error), is handed to the full CLI (`dubnium.cli.main`,
 typer), which answers it, errors included, as it always has; nothing has been printed or
 written by then. `tests/unit/test_readpath.py` keeps both ways' output equal.
+
+It also guards the whole process, start-up included: a Ctrl-C while the CLI is still being
+imported (typer, click, the domain take a while) is one line on stderr and exit 28 (nothing
+had been changed), never a traceback; a switch in progress handles its own signals
+(`dubnium.stopping`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ DEFAULT_CONFIG = "/etc/dubnium/config.json"
 _OPTIONS = {"--backend": "DUBNIUM_BACKEND", "--state-dir": "DUBNIUM_STATE_DIR",
             "--config": "DUBNIUM_CONFIG"}
 _FLAGS = frozenset({"--json", "--refresh"})
+INTERRUPTED = 28  # dubnium.codes.ExitCode.INTERRUPTED (kept equal by a test)
 
 
 def parse(args: Sequence[str], env: dict[str, str]) -> dict[str, Any] | None:
@@ -162,7 +168,18 @@ def _live(request: dict[str, Any], state_dir_name: str) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry: the fast path for `mode current`, else the full CLI."""
+    """Console-script entry: the fast path for `mode current`, else the full CLI; a Ctrl-C
+    before a switch starts is one line and exit 28, never a traceback."""
+    try:
+        _main(argv)
+    except KeyboardInterrupt:
+        try:
+            os.write(2, b"mode: interrupted before a switch started; nothing was changed\n")
+        finally:
+            raise SystemExit(INTERRUPTED) from None
+
+
+def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else argv
     request = parse(args, dict(os.environ))
     if request is not None:

@@ -4,8 +4,13 @@
 world's policy); writes are atomic (temp file in the same directory, every byte, fsync,
 rename) and reads take only a regular file, through the strict JSON reader. Used by
 `mode-sim` (`simulator.cli`) and, through `SimSession`, by the `mode` CLI's composition root
-(`dubnium.cli`): a session loads the world once, hands out its `SimBackend`, and saves it
-after a mutating verb while holding an exclusive lock on the world.
+(`dubnium.cli`). A session behaves like a machine: its backend and clock write the world
+through (`WriteThrough`): every observation reloads the world if another process saved it,
+and every action and every sleep saves it before returning, each under the world's lock held
+only for that read or write. So a `mode` process killed at any moment leaves the world as a
+machine would be (half-done), a record written after an observation never claims more than
+the saved world shows, and two `mode` processes meet at the controller's own lock (the
+second request exits 5), not at the world file.
 """
 
 from __future__ import annotations
@@ -14,14 +19,18 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from dubnium import fsutil, strictjson
-from dubnium.backend import BackendUnavailable, StateCorrupt, StorageError
+from dubnium.backend import BackendError, BackendUnavailable, Clock, StateCorrupt, StorageError
+from dubnium.facts import HostFacts, SliceSettings, VllmProfile
+from dubnium.idle import IdleFacts
 from dubnium.policy import Policy
 from simulator.backend import SimBackend
+from simulator.clock import PacedClock, seconds_to_ns
 from simulator.trace import Recorder
 from simulator.world import World
 
@@ -118,8 +127,24 @@ class SimSession:
     def __init__(self, file: WorldFile, world: World) -> None:
         self.file = file
         self.world = world
-        self.backend = SimBackend(world, pace=_pace())
+        self.pace = _pace()
+        self.sim = SimBackend(world)
         self._stamp = file._stamp()
+        self.backend = WriteThrough(self)
+
+    @contextlib.contextmanager
+    def fresh(self, save: bool) -> Iterator[SimBackend]:
+        """The world as last saved by anyone; with `save`, under the world's lock (a short
+        read-modify-write) and saved after. Readers take no lock: a save is an atomic
+        rename, so a reader sees one whole world (and a non-root reader can read it)."""
+        lock = self.file.locked() if save else contextlib.nullcontext()
+        with lock:
+            if self.file._stamp() != self._stamp:
+                self.world = self.file.load(self.world.recorder)
+                self.sim.world = self.world
+            yield self.sim
+            if save:
+                self.save()
 
     @classmethod
     def open(cls, state_dir: Path, policy: Policy | None = None) -> SimSession:
@@ -137,18 +162,111 @@ class SimSession:
     def policy(self) -> Policy:
         return self.world.policy
 
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the world's lock; if another process saved it since it was loaded, reload."""
-        with self.file.locked():
-            if self.file._stamp() != self._stamp:
-                self.world = self.file.load(self.world.recorder)
-                self.backend.world = self.world
-            yield
-
     def save(self) -> None:
         self.file.save(self.world)
         self._stamp = self.file._stamp()
+
+
+class WriteThroughClock:
+    """The world's clock, written through: a sleep advances the saved world and saves it
+    (paced: in chunks, real time passing between them with the world unlocked)."""
+
+    CHUNK_NS = PacedClock.CHUNK_NS
+
+    def __init__(self, session: SimSession) -> None:
+        self.session = session
+
+    def monotonic_ns(self) -> int:
+        with self.session.fresh(save=False) as sim:
+            return sim.world.clock.monotonic_ns()
+
+    def wall_ns(self) -> int:
+        with self.session.fresh(save=False) as sim:
+            return sim.world.clock.wall_ns()
+
+    def quiet_until_ns(self) -> int | None:
+        with self.session.fresh(save=False) as sim:
+            return sim.world.clock.quiet_until_ns()
+
+    def sleep(self, seconds: float) -> None:
+        pace = self.session.pace
+        with self.session.fresh(save=pace <= 0 or seconds <= 0) as sim:
+            now = sim.world.clock.monotonic_ns()
+            target = now + seconds_to_ns(seconds)
+            if pace <= 0 or seconds <= 0:
+                sim.world.clock.sleep(seconds)
+                return
+        while now < target:
+            step = min(target, now + self.CHUNK_NS)
+            time.sleep((step - now) / 1e9 * pace)
+            with self.session.fresh(save=True) as sim:
+                sim.world.clock.advance_to_ns(step)
+            now = step
+
+
+class WriteThrough:
+    """`dubnium.backend.Backend` over the saved world: each call on a fresh world, each
+    action saved before it returns (see the module docstring)."""
+
+    def __init__(self, session: SimSession) -> None:
+        self.session = session
+        self._clock = WriteThroughClock(session)
+
+    @property
+    def name(self) -> str:
+        return "sim"
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def world(self) -> World:
+        return self.session.world
+
+    def observe(self) -> HostFacts:
+        with self.session.fresh(save=False) as sim:
+            return sim.observe()
+
+    def describe(self) -> Mapping[str, object]:
+        with self.session.fresh(save=False) as sim:
+            return sim.describe()
+
+    def idle_facts(self) -> IdleFacts:
+        with self.session.fresh(save=False) as sim:
+            return sim.idle_facts()
+
+    def _act(self, call: Callable[[SimBackend], None]) -> None:
+        with self.session.fresh(save=True) as sim:
+            try:
+                call(sim)
+            except BackendError:
+                self.session.save()  # a timed-out call may have taken effect
+                raise
+
+    def start_unit(self, name: str) -> None:
+        self._act(lambda sim: sim.start_unit(name))
+
+    def stop_unit(self, name: str) -> None:
+        self._act(lambda sim: sim.stop_unit(name))
+
+    def isolate(self, target: str) -> None:
+        self._act(lambda sim: sim.isolate(target))
+
+    def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
+        self._act(lambda sim: sim.set_slice_properties(slice_name, settings))
+
+    def terminate_session(self, session_id: str) -> None:
+        self._act(lambda sim: sim.terminate_session(session_id))
+
+    def notify_user(self, summary: str, body: str) -> None:
+        self._act(lambda sim: sim.notify_user(summary, body))
+
+    def write_vllm_profile(self, profile: VllmProfile) -> None:
+        self._act(lambda sim: sim.write_vllm_profile(profile))
+
+    def write_exo_profile(self, profile: VllmProfile) -> None:
+        self._act(lambda sim: sim.write_exo_profile(profile))
 
 
 def world_json_text(world: World) -> str:

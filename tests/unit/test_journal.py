@@ -157,3 +157,10 @@ def test_a_stop_request_rolls_back_at_a_step_boundary() -> None:
             station.store.lock_held(), len([s for s in record.steps if not s.rollback])) == (
         Outcome.INTERRUPTED, int(ExitCode.INTERRUPTED), "SIGINT", ObservedState.DESKTOP,
         None, 5)
+
+
+def test_the_entry_guard_exits_with_the_interrupted_code() -> None:
+    """dubnium.entry (which must not import the CLI) uses ExitCode.INTERRUPTED's number."""
+    from dubnium import entry
+
+    assert int(ExitCode.INTERRUPTED) == entry.INTERRUPTED

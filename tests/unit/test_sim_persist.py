@@ -110,19 +110,38 @@ def test_a_corrupt_world_file_is_state_corrupt_naming_the_file(tmp_path: Path,
 
 
 def test_a_session_reloads_a_world_saved_by_someone_else(tmp_path: Path) -> None:
-    """SimSession.exclusive(): if another process saved the world, the session reloads it."""
+    """SimSession.fresh(): if another process saved the world, the session reloads it."""
     file = WorldFile(tmp_path)
     file.save(World.create(seed=1))
     session = SimSession.open(tmp_path)
     other = file.load()
     other.start_reaper()
     file.save(other)
-    with session.exclusive():
+    with session.fresh(save=True) as sim:
         comms = sorted(p.comm for p in session.world.processes.procs.values())
-        assert session.backend.world is session.world
+        assert sim.world is session.world
         session.world.advance(1)
-        session.save()
     assert (["Hyprland", "reaper"], session.world.now_ns) == (comms, file.load().now_ns)
+
+
+def test_the_backend_writes_the_world_through(tmp_path: Path) -> None:
+    """An action and a sleep through the session's backend are in the saved world at once,
+    and a change saved by another process is seen by the next observation."""
+    file = WorldFile(tmp_path)
+    file.save(World.create(seed=1))
+    session = SimSession.open(tmp_path)
+    backend = session.backend
+    t0 = file.load().now_ns
+    backend.stop_unit("display-manager.service")
+    backend.clock.sleep(5)
+    saved = file.load()
+    other = file.load()
+    other.start_reaper()
+    file.save(other)
+    facts = backend.observe()
+    assert ("inactive", t0 + 5_000_000_000, True) == (
+        saved.systemd.units["display-manager.service"].active.value, saved.now_ns,
+        any(p.comm == "reaper" for p in facts.processes))
 
 
 _OPS = st.sampled_from([
