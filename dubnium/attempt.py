@@ -241,6 +241,10 @@ class Attempt:
         head = {**head, "failure": reason, "signal": signal,
                 "rollback": Rollback(Mode.DESKTOP, tuple(leg.name for leg in legs), retry_error)}
         if final.state is ObservedState.DESKTOP:
+            if signal is not None:
+                return self._close(head, Outcome.INTERRUPTED, ExitCode.INTERRUPTED,
+                                   f"{self.target.value} stopped by {signal} at a step "
+                                   "boundary; at desktop (never back to compute)")
             if self.target is Mode.DESKTOP:
                 return self._close(head, Outcome.CONVERGED, ExitCode.OK,
                                    f"desktop restored by the retry of the graphical stack "

@@ -308,6 +308,8 @@ def _transition(ctx: Context, verb: str, as_json: bool, quiet: bool,
             journal = ctx.journal_reporter()
             if journal is not None:
                 reporters.append(journal)
+            if ctx.is_sim:  # faults added with `mode-sim fault add` that wait for a step
+                reporters.append(ctx._sim_session().step_hook())
             with terminal:
                 result = run(ctx.reconciler(progress.Tee(reporters), stop=stops))
         stops.finished = True  # the record is written and the lock released

@@ -250,15 +250,19 @@ class Run:
         if self.trace is not None:
             self.trace.write({"t": self.station.world.now_ns, **value})
 
-    def request(self, mode: Mode) -> str:
-        """One request; returns its outcome ("killed" when the controller was killed)."""
+    def request(self, mode: Mode, stop: Callable[[], str | None] | None = None) -> str:
+        """One request; returns its outcome ("killed" when the controller was killed).
+        `stop`: the signal handler's flag, asked at each step boundary (Ctrl-C)."""
         station = self.station
         self.attempts += 1
         self.last_mode = mode
         # Each `mode request` is a new process: a new pid (the attempt id is pid + wall ns).
         pid = CONTROLLER_PID + self.attempts
         try:
-            result = station.controller(pid).request(mode)
+            controller = station.controller(pid)
+            if stop is not None:
+                controller.stop = stop
+            result = controller.request(mode)
         except ControllerKilled:
             self.checker.killed()
             self.store.holder_alive = None  # its process is gone

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -32,6 +32,7 @@ from dubnium.backend import (
 )
 from dubnium.codes import ExitCode
 from dubnium.policy import ConfigError, load_policy
+from simulator.faults import Fault, FaultKind
 from simulator.gpu import ReleaseKind
 from simulator.persist import WorldFile, world_json_text
 from simulator.world import World, WorldError
@@ -53,9 +54,13 @@ job_app = typer.Typer(help="Long-running user jobs (builds).", no_args_is_help=T
 gpu_app = typer.Typer(help="GPU behaviour.", no_args_is_help=True)
 load_app = typer.Typer(help="CPU load.", no_args_is_help=True)
 memory_app = typer.Typer(help="RAM.", no_args_is_help=True)
+fault_app = typer.Typer(
+    help="Faults on the persisted world, as the campaigns inject them (add, list, clear).",
+    no_args_is_help=True)
 seat_app = typer.Typer(help="The seat's idle side: idle hints, inhibitor locks, console keys, "
                             "applications (idle automation).", no_args_is_help=True)
-for _name, _sub in (("seat", seat_app), ("audio", audio_app), ("jack", jack_app),
+for _name, _sub in (("fault", fault_app), ("seat", seat_app), ("audio", audio_app),
+                    ("jack", jack_app),
                     ("reaper", reaper_app), ("session", session_app), ("job", job_app),
                     ("gpu", gpu_app),
                     ("load", load_app), ("memory", memory_app)):
@@ -394,6 +399,60 @@ def seat_app_stop(ctx: typer.Context, comm: str) -> None:
     _change(ctx, act)
 
 
+@fault_app.command("add")
+def fault_add(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="A fault kind: " + ", ".join(
+        k.value for k in FaultKind) + ".")],
+    params: Annotated[list[str] | None, typer.Argument(
+        help="key=value parameters, as in a fault plan (docs/simulator.md).")] = None,
+) -> None:
+    """Add one fault to the world: applied at once, or armed for a moment of the next `mode`
+    process (after N observations or before step N; a controller kill is a real SIGKILL)."""
+    from simulator import shellfaults
+
+    file = _file(ctx)
+    with _errors():
+        try:
+            the_kind = FaultKind(kind)
+        except ValueError:
+            raise ValueError(f"unknown fault kind {kind!r}; one of: "
+                             + ", ".join(k.value for k in FaultKind)) from None
+        the_fault = Fault(the_kind, shellfaults.parse_params(params or []))
+        with file.locked():
+            world = file.load()
+            faults = shellfaults.ShellFaults.load(file.state_dir)
+            message = faults.add(world, the_fault, file.state_dir)
+            file.save(world)
+            faults.save()
+    OUTPUT.echo(message)
+
+
+@fault_app.command("list")
+def fault_list(ctx: typer.Context) -> None:
+    """The faults added to the world, and the armed ones still waiting."""
+    from simulator import shellfaults
+
+    with _errors():
+        lines = shellfaults.ShellFaults.load(_file(ctx).state_dir).listing()
+    OUTPUT.echo("\n".join(lines) or "no faults")
+
+
+@fault_app.command("clear")
+def fault_clear(ctx: typer.Context) -> None:
+    """Heal what can be healed and disarm the rest (what is physically stuck stays stuck)."""
+    from simulator import shellfaults
+
+    file = _file(ctx)
+    with _errors(), file.locked():
+        world = file.load()
+        faults = shellfaults.ShellFaults.load(file.state_dir)
+        message = faults.clear(world)
+        file.save(world)
+        faults.save()
+    OUTPUT.echo(message)
+
+
 @app.command()
 def model(
     ctx: typer.Context,
@@ -515,15 +574,19 @@ def campaign(
 
 @app.command()
 def replay(
+    ctx: typer.Context,
     seed: Annotated[int | None, typer.Option(help="The seed whose drawn plan to run.")] = None,
     plan: Annotated[Path | None, typer.Option(
         help="A fault plan (JSON) to run instead of drawing one.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the trace here (default: stdout).")]
     = None,
+    keep_world: Annotated[bool, typer.Option(
+        "--keep-world", help="Leave the final world, runtime state and audit log in the "
+                             "state directory, for mode status, current and history.")] = False,
 ) -> None:
     """Run one seed (or plan) and write its JSON-lines trace: the header holds the seed and
     the plan; the same seed writes the same bytes. Exits like `campaign` for that one run."""
-    from simulator.campaign import TraceWriter, run_plan
+    from simulator.campaign import Run, TraceWriter
     from simulator.faults import draw_plan
     from simulator.plancheck import load_plan
 
@@ -533,13 +596,35 @@ def replay(
         the_plan = (draw_plan(seed) if seed is not None
                     else load_plan(Path(str(plan))))
     trace = TraceWriter(keep=True)
-    result = run_plan(the_plan, trace)
+    run = Run(the_plan, trace)
+    result = run.run()
+    if keep_world:
+        with _errors():
+            _keep(_file(ctx), run)
     text = "".join(line + "\n" for line in trace.lines)
     if out is None:
         OUTPUT.echo(text.rstrip("\n"))
     else:
         out.write_text(text)
     raise typer.Exit(int(result.verdict))
+
+
+def _keep(file: WorldFile, run: Any) -> None:
+    """A replay's final world, runtime state files and audit log, into the state directory
+    (what was there is replaced; the controller's lock record is not carried over)."""
+    from dubnium import fsutil
+    from dubnium.state import LOCK
+    from simulator.shellfaults import FAULTS_FILE
+
+    fsutil.ensure_dir(file.state_dir)
+    with file.locked():
+        file.save(run.station.world)
+        for name, data in run.store.files.items():
+            if name != LOCK and "/" not in name and not name.startswith("."):
+                fsutil.atomic_write(file.state_dir / name, data)
+        lines = "".join(line + "\n" for line in run.station.audit.lines)
+        fsutil.atomic_write(file.state_dir / "events.jsonl", lines.encode())
+        (file.state_dir / FAULTS_FILE).unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,7 +28,9 @@ from dubnium import fsutil, strictjson
 from dubnium.backend import BackendError, BackendUnavailable, Clock, StateCorrupt, StorageError
 from dubnium.facts import HostFacts, SliceSettings, VllmProfile
 from dubnium.idle import IdleFacts
+from dubnium.plan import Step
 from dubnium.policy import Policy
+from dubnium.reconcile import Reporter
 from simulator.backend import SimBackend
 from simulator.clock import PacedClock, seconds_to_ns
 from simulator.trace import Recorder
@@ -166,6 +168,35 @@ class SimSession:
         self.file.save(self.world)
         self._stamp = self.file._stamp()
 
+    def tick(self, on: str) -> None:
+        """Faults added from the shell (`mode-sim fault add`), armed for this moment: an
+        observation or a step of the controller. A controller kill is real (SIGKILL), after
+        the world is saved."""
+        from simulator import shellfaults
+
+        if not (self.file.state_dir / shellfaults.FAULTS_FILE).is_file():
+            return
+        with self.fresh(save=True) as sim:
+            faults = shellfaults.ShellFaults.load(self.file.state_dir)
+            if not faults.active:
+                return
+            kill = shellfaults.tick(faults, sim.world, on)
+            faults.save()
+        if kill:
+            shellfaults.die()
+
+    def step_hook(self) -> Reporter:
+        """A reporter whose step_started ticks the shell's faults (`mode` adds it)."""
+        return _StepTicks(self)
+
+
+class _StepTicks(Reporter):
+    def __init__(self, session: SimSession) -> None:
+        self.session = session
+
+    def step_started(self, leg: str, step: Step) -> None:
+        self.session.tick("step")
+
 
 class WriteThroughClock:
     """The world's clock, written through: a sleep advances the saved world and saves it
@@ -225,6 +256,7 @@ class WriteThrough:
         return self.session.world
 
     def observe(self) -> HostFacts:
+        self.session.tick("observation")
         with self.session.fresh(save=False) as sim:
             return sim.observe()
 

@@ -7,3 +7,4 @@ scenarios(".")
 # The idle automation steps live in their own module; pytest-bdd finds steps among this
 # module's names.
 from tests.bdd.idle_steps import *  # noqa: E402, F403
+from tests.bdd.journal_steps import *  # noqa: E402, F403

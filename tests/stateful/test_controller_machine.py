@@ -58,6 +58,31 @@ class ControllerMachine(RuleBasedStateMachine):
     def time_passes(self, seconds: float) -> None:
         self.run.station.world.advance(seconds)
 
+    @rule(mode=MODES, step=st.integers(1, 14))
+    def controller_killed_mid_switch(self, mode: Mode, step: int) -> None:
+        """`kill -9` before step `step` of the next switch (the next request recovers)."""
+        self.run.inject(Fault(FaultKind.CONTROLLER_KILLED, {"after_steps": step - 1}))
+        outcome = self.run.request(mode)
+        assert outcome in EXPLICIT | {"killed"}, outcome
+
+    @rule(mode=MODES, step=st.integers(1, 14))
+    def owner_presses_ctrl_c(self, mode: Mode, step: int) -> None:
+        """SIGINT before step `step`: stopped at that boundary and rolled back."""
+        asked = [0]
+
+        def stop() -> str | None:
+            asked[0] += 1
+            return "SIGINT" if asked[0] >= step else None
+
+        outcome = self.run.request(mode, stop=stop)
+        assert outcome in EXPLICIT | {"interrupted", "killed"}, outcome
+
+    @rule(action=st.sampled_from(("isolate", "start_unit", "stop_unit", "set_slice_properties")),
+          times=st.integers(1, 4))
+    def an_action_times_out_but_takes_effect(self, action: str, times: int) -> None:
+        """A D-Bus timeout on a call that did take effect, `times` calls in a row."""
+        self.run.inject(Fault(FaultKind.ACTION_TIMEOUT, {"action": action, "times": times}))
+
     @invariant()
     def safe(self) -> None:
         """After every rule: every invariant, and `mode current` against the oracle
