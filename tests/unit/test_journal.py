@@ -159,8 +159,9 @@ def test_a_stop_request_rolls_back_at_a_step_boundary() -> None:
         None, 5)
 
 
-def test_the_entry_guard_exits_with_the_interrupted_code() -> None:
-    """dubnium.entry (which must not import the CLI) uses ExitCode.INTERRUPTED's number."""
-    from dubnium import entry
+def test_the_entry_guards_exit_with_the_interrupted_code() -> None:
+    """dubnium.launch and dubnium.entry (which must not import the CLI) use
+    ExitCode.INTERRUPTED's number."""
+    from dubnium import entry, launch
 
-    assert int(ExitCode.INTERRUPTED) == entry.INTERRUPTED
+    assert (int(ExitCode.INTERRUPTED),) * 2 == (launch.INTERRUPTED, entry.INTERRUPTED)
