@@ -69,6 +69,8 @@ class SimDisk:
             room = len(view) if self.free_bytes is None else self.free_bytes - len(written)
             if room <= 0:
                 raise _error(errno.ENOSPC)
+            if fail_half_way:  # stop at the half, so that a small file fails too
+                room = min(room, len(data) // 2 - len(written))
             n = min(len(view), CHUNK, room)
             written.extend(view[:n])
             return n

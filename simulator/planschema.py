@@ -14,6 +14,7 @@ from typing import Any
 from dubnium.modes import Mode
 from dubnium.policy import default_policy
 from simulator import faults as f
+from simulator import iofaults
 from simulator.faults import PLAN_SCHEMA_VERSION, FaultKind
 from simulator.plancheck import MAX_OPS, MAX_SEED
 
@@ -74,6 +75,8 @@ def _params() -> dict[FaultKind, tuple[dict[str, Any], list[str]]]:
         k.STATE_FILE_CORRUPT: ({"file": {"enum": list(f._STATE_FILES)},
                                 "how": {"enum": ["truncate", "garbage"]}}, ["file", "how"]),
         k.CLOCK_JUMP: ({"by_s": _num(-3650 * _DAY, 3650 * _DAY)}, ["by_s"]),
+        k.STORAGE_FAULT: ({"how": {"enum": list(iofaults.HOWS)}, "free_bytes": _int(0, 1 << 30),
+                           "times": _TIMES}, ["how"]),
         k.EVIDENCE_UNAVAILABLE: ({"group": {"enum": list(f._GROUPS)},
                                   "for_observations": _COUNT}, ["group", "for_observations"]),
     }

@@ -113,6 +113,9 @@ class ShellFaults:
             _fault_params(fault.kind, fault.to_json(), fault.kind.value)
         except PlanError as exc:
             raise ValueError(str(exc)) from None
+        if fault.kind is FaultKind.STORAGE_FAULT:
+            raise ValueError("storage_fault acts on the campaigns' simulated disk; a persisted "
+                             "world's state directory is a real one (fill or remount it)")
         if not self.added:
             self.defaults = {name: u.behaviour for name, u in world.systemd.units.items()}
             self.policy = world.policy.to_json()

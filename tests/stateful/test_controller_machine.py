@@ -63,7 +63,7 @@ class ControllerMachine(RuleBasedStateMachine):
         """`kill -9` before step `step` of the next switch (the next request recovers)."""
         self.run.inject(Fault(FaultKind.CONTROLLER_KILLED, {"after_steps": step - 1}))
         outcome = self.run.request(mode)
-        assert outcome in EXPLICIT | {"killed"}, outcome
+        assert outcome in EXPLICIT | {"killed", "storage-failed"}, outcome
 
     @rule(mode=MODES, step=st.integers(1, 14))
     def owner_presses_ctrl_c(self, mode: Mode, step: int) -> None:
@@ -75,7 +75,7 @@ class ControllerMachine(RuleBasedStateMachine):
             return "SIGINT" if asked[0] >= step else None
 
         outcome = self.run.request(mode, stop=stop)
-        assert outcome in EXPLICIT | {"interrupted", "killed"}, outcome
+        assert outcome in EXPLICIT | {"interrupted", "killed", "storage-failed"}, outcome
 
     @rule(action=st.sampled_from(("isolate", "start_unit", "stop_unit", "set_slice_properties")),
           times=st.integers(1, 4))

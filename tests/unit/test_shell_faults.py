@@ -37,8 +37,8 @@ def _words(params: dict[str, Any]) -> list[str]:
     return [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in params.items()]
 
 
-@pytest.mark.parametrize("kind", [k for k in FaultKind if k is not FaultKind.CONTROLLER_KILLED],
-                         ids=lambda k: k.value)
+@pytest.mark.parametrize("kind", [k for k in FaultKind if k not in (
+    FaultKind.CONTROLLER_KILLED, FaultKind.STORAGE_FAULT)], ids=lambda k: k.value)
 def test_every_fault_kind_can_be_added_from_the_shell(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: FaultKind) -> None:
     """`mode-sim fault add KIND params` (parameters drawn as a campaign draws them) exits 0,
@@ -76,7 +76,10 @@ def test_a_bad_fault_is_refused_before_the_world_is_touched(
     unknown = _run(sim_main, ["--state-dir", str(state), "fault", "add", "meteor"], capsys)
     bad = _run(sim_main, ["--state-dir", str(state), "fault", "add", "gpu_release_late",
                           "delay_s=-5"], capsys)
-    assert (2, 2, before) == (unknown[0], bad[0], (state / "sim-world.json").read_bytes())
+    disk = _run(sim_main, ["--state-dir", str(state), "fault", "add", "storage_fault",
+                           "how=full"], capsys)
+    assert (2, 2, 2, before) == (unknown[0], bad[0], disk[0],
+                                 (state / "sim-world.json").read_bytes())
 
 
 def test_an_armed_kill_is_a_real_sigkill_and_the_next_request_recovers(tmp_path: Path) -> None:
