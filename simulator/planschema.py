@@ -77,6 +77,10 @@ def _params() -> dict[FaultKind, tuple[dict[str, Any], list[str]]]:
         k.CLOCK_JUMP: ({"by_s": _num(-3650 * _DAY, 3650 * _DAY)}, ["by_s"]),
         k.STORAGE_FAULT: ({"how": {"enum": list(iofaults.HOWS)}, "free_bytes": _int(0, 1 << 30),
                            "times": _TIMES}, ["how"]),
+        k.DISPLAY_MANAGER_FAILS: ({"crash_now": {"type": "boolean"}}, []),
+        k.COMPOSITOR_CRASHES: ({"when": _WHEN, "after_observations": _COUNT}, []),
+        k.GREETER_RETAKES_GPU: ({"stop_s": _num(0, _DAY)}, ["stop_s"]),
+        k.SESSION_STUCK_CLOSING: ({"when": _WHEN, "after_observations": _COUNT}, []),
         k.EVIDENCE_UNAVAILABLE: ({"group": {"enum": list(f._GROUPS)},
                                   "for_observations": _COUNT}, ["group", "for_observations"]),
     }
