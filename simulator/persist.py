@@ -22,10 +22,18 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dubnium import fsutil, strictjson
-from dubnium.backend import BackendError, BackendUnavailable, Clock, StateCorrupt, StorageError
+from dubnium.backend import (
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    Clock,
+    Delivery,
+    StateCorrupt,
+    StorageError,
+)
 from dubnium.facts import HostFacts, SliceSettings, VllmProfile
 from dubnium.idle import IdleFacts
 from dubnium.plan import Step
@@ -36,6 +44,7 @@ from simulator.clock import PacedClock, seconds_to_ns
 from simulator.trace import Recorder
 from simulator.world import World
 
+T = TypeVar("T")
 WORLD_FILE = "sim-world.json"
 LOCK_FILE = "sim-world.lock"
 
@@ -132,7 +141,7 @@ class SimSession:
         self.pace = _pace()
         self.sim = SimBackend(world)
         self._stamp = file._stamp()
-        self.backend = WriteThrough(self)
+        self.backend: Backend = WriteThrough(self)  # mypy checks the protocol here
 
     @contextlib.contextmanager
     def fresh(self, save: bool) -> Iterator[SimBackend]:
@@ -268,10 +277,10 @@ class WriteThrough:
         with self.session.fresh(save=False) as sim:
             return sim.idle_facts()
 
-    def _act(self, call: Callable[[SimBackend], None]) -> None:
+    def _act(self, call: Callable[[SimBackend], T]) -> T:
         with self.session.fresh(save=True) as sim:
             try:
-                call(sim)
+                return call(sim)
             except BackendError:
                 self.session.save()  # a timed-out call may have taken effect
                 raise
@@ -291,8 +300,17 @@ class WriteThrough:
     def terminate_session(self, session_id: str) -> None:
         self._act(lambda sim: sim.terminate_session(session_id))
 
-    def notify_user(self, summary: str, body: str) -> None:
-        self._act(lambda sim: sim.notify_user(summary, body))
+    def kill_unit(self, name: str) -> None:
+        self._act(lambda sim: sim.kill_unit(name))
+
+    def reset_failed(self, name: str) -> None:
+        self._act(lambda sim: sim.reset_failed(name))
+
+    def console_message(self, text: str) -> None:
+        self._act(lambda sim: sim.console_message(text))
+
+    def notify_user(self, summary: str, body: str) -> Delivery:
+        return self._act(lambda sim: sim.notify_user(summary, body))
 
     def write_vllm_profile(self, profile: VllmProfile) -> None:
         self._act(lambda sim: sim.write_vllm_profile(profile))
