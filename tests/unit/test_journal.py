@@ -55,15 +55,17 @@ def _step_index(station: Station, mode: Mode, prefix: str) -> int:
 
 
 def test_the_journal_names_the_step_about_to_run() -> None:
-    """Killed before step 3 of T3: the journal on disk says T3 step 3, forward, changed."""
+    """Killed before T3's display-manager stop: the journal on disk names that step, forward,
+    changed, with the steps before it."""
     station = Station.create(seed=3)
-    _killed(station, Mode.COMPUTE, 3)
+    n = _step_index(station, Mode.COMPUTE, "stop display-manager")
+    _killed(station, Mode.COMPUTE, n)
     data = station.state.read_journal()
     assert data is not None
     journal = Journal.from_json(data)
     assert (journal.leg, journal.step_index, journal.phase, journal.changed,
             journal.requested, journal.prior_safe, len(journal.steps)) == (
-        "T3", 3, Phase.FORWARD, True, Mode.COMPUTE, Mode.DESKTOP, 2)
+        "T3", n, Phase.FORWARD, True, Mode.COMPUTE, Mode.DESKTOP, n - 1)
 
 
 def test_kill_before_the_restore_then_desktop_restores_the_saved_slices_exactly() -> None:
