@@ -58,6 +58,7 @@ class ExitCode(IntEnum):
     EVIDENCE_UNAVAILABLE = 25  # `mode current`: some evidence could not be read (see why)
     DIVERGED = 26  # `mode status --check`: the observed state is not the desired mode
     CANCELLED = 27  # the owner said no, or cancelled during the grace period: host untouched
+    AUDIO_NOT_READY = 28  # `mode doctor --audio`: a readiness check failed (see its remedy)
 
 
 # The exits of `mode current` that report an observation honestly (the observer unit,
