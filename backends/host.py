@@ -24,10 +24,13 @@ import attrs
 
 from backends.bus import BusError, SystemBus
 from backends.clock import RealClock
+from backends.cpufreq import CpuFreqAdapter
+from backends.gpucache import QuietGpus
 from backends.logind import LogindAdapter
 from backends.nvml import NvmlAdapter, NvmlUnavailable
 from backends.pipewire import PipeWireAdapter
 from backends.procfs import ProcFs
+from backends.readiness import read_readiness
 from backends.systemd import SystemdAdapter
 from dubnium.backend import BackendError, Clock, Delivery
 from dubnium.facts import (
@@ -40,7 +43,8 @@ from dubnium.facts import (
     VllmProfile,
 )
 from dubnium.fsutil import atomic_write, read_regular
-from dubnium.policy import SLICES, Policy
+from dubnium.policy import Policy
+from dubnium.studiofacts import AudioReadiness, CpuFreq, CpuSetting
 
 # Imported where used (lazy adapters): an observation needs neither the notifier nor the
 # idle reader, and `mode current` starts faster without them.
@@ -64,6 +68,7 @@ class HostBackend:
         pipewire_runtime_dir: Path | None = None,
         clock: Clock | None = None,
         nvml: NvmlAdapter | None = None,
+        sys_root: Path = Path("/sys"),
     ) -> None:
         self.policy = policy
         self._clock = clock or RealClock()
@@ -71,13 +76,18 @@ class HostBackend:
         self._systemd = SystemdAdapter(self._bus)
         self._logind = LogindAdapter(self._bus)
         self._proc = ProcFs(proc_root)
-        self._pipewire = PipeWireAdapter(
-            runtime_dir=pipewire_runtime_dir, fs_root=self._proc.fs_root
-        )
-        self._nvml = nvml or NvmlAdapter()
         match = _NAMESPACE_PROC.match(str(proc_root))
         prefix = ("nsenter", "-t", match.group(1), "-p", "-m", "--") if match else ()
         self._notify_prefix: tuple[str, ...] = prefix
+        self._pipewire = PipeWireAdapter(
+            runtime_dir=pipewire_runtime_dir, fs_root=self._proc.fs_root, command_prefix=prefix
+        )
+        self._nvml = nvml or NvmlAdapter()
+        self._gpus = QuietGpus(
+            self._nvml, self._proc.host_path(policy.paths.state_dir) / "gpu-facts.json"
+        )
+        self._sys_root = sys_root
+        self._cpufreq = CpuFreqAdapter(sys_root)
         self.last_notifications: tuple[NotifyOutcome, ...] = ()
         self.console_path = str(Path(self._proc.fs_root) / "dev" / "console")
 
@@ -108,7 +118,7 @@ class HostBackend:
         units: Units | Unavailable
         slices: tuple[SliceFact, ...] | Unavailable
         try:
-            units, slices = self._systemd.read(policy.units.all(), SLICES)
+            units, slices = self._systemd.read(policy.units.all(), policy.slice_units())
         except BusError as exc:
             units = slices = Unavailable(f"systemd: {exc}")
         sessions: tuple[SessionFact, ...] | Unavailable
@@ -128,14 +138,20 @@ class HostBackend:
             [] if isinstance(sessions, Unavailable)
             else [uids[s.id] for s in sessions if s.state != "closing" and s.id in uids]
         )
+        now_ns = self._clock.wall_ns()
+        gpus, gpus_read_at = self._gpus.read(quiet=self.overlay_in_force(units), now_ns=now_ns)
+        audio = self._pipewire.finish(audio_pending, session_uids)
         return HostFacts(
-            observed_at_ns=self._clock.wall_ns(),
+            observed_at_ns=now_ns,
             boot_id=self._proc.boot_id(),
             units=units,
             sessions=sessions,
             processes=self._proc.processes(interesting, leaders),
-            audio=self._pipewire.finish(audio_pending, session_uids),
-            gpus=self._nvml.read(),
+            audio=audio,
+            gpus=gpus,
+            gpus_read_at_ns=gpus_read_at,
+            audio_clock=self._pipewire.clock(policy.studio.audio_uid),
+            cpufreq=self._cpufreq.read(),
             load=self._proc.load(),
             memory=self._proc.memory(),
             pressure=self._proc.pressure(),
@@ -158,7 +174,36 @@ class HostBackend:
 
         return LogindIdle(self._bus, self._proc.fs_root).read()
 
+    def overlay_in_force(self, units: Units | Unavailable) -> bool:
+        """studio-local's markers are up (or unknown): NVML is left alone (issue 15)."""
+        if isinstance(units, Unavailable):
+            return False
+        names = self.policy.units
+        return units.is_active(names.studio_policy) or units.is_active(names.audio_priority)
+
+    @property
+    def nvml_reads(self) -> int:
+        """How many times this backend asked NVML for GPU facts (tests count them)."""
+        return self._gpus.nvml_reads
+
     # ------------------------------------------------------------------ actions
+
+    def set_audio_clock(self, force_quantum: int, force_rate: int) -> None:
+        self._pipewire.set_clock(self.policy.studio.audio_uid, force_quantum, force_rate)
+
+    def set_cpu_policy(self, setting: CpuSetting) -> None:
+        self._cpufreq.set(setting)
+
+    def audio_readiness(self) -> AudioReadiness:
+        uid = self.policy.studio.audio_uid
+        freq = self._cpufreq.read()
+        return read_readiness(
+            proc_root=self._proc.proc_root, sys_root=self._sys_root, fs_root=self._proc.fs_root,
+            uid=uid, user=self.policy.studio.audio_user,
+            modules=self._pipewire.modules(uid),
+            governors=None if not isinstance(freq, CpuFreq) else tuple(
+                p.governor for p in freq.policies),
+        )
 
     def start_unit(self, name: str) -> None:
         self._systemd.start(name)
@@ -244,12 +289,15 @@ class HostBackend:
         except BusError as exc:
             versions["systemd"] = f"unknown ({exc})"
         versions.update(self._pipewire.versions())
-        try:
-            info = self._nvml.info()
-            versions["nvidia_driver"] = info.driver_version
-            versions["nvml"] = info.nvml_version
-        except NvmlUnavailable as exc:
-            versions["nvidia_driver"] = f"unavailable ({exc.reason})"
+        if self.overlay_in_force(facts.units):
+            versions["nvidia_driver"] = "not read: studio-local is in force (NVML left alone)"
+        else:
+            try:
+                info = self._nvml.info()
+                versions["nvidia_driver"] = info.driver_version
+                versions["nvml"] = info.nvml_version
+            except NvmlUnavailable as exc:
+                versions["nvidia_driver"] = f"unavailable ({exc.reason})"
         return {
             "backend": self.name,
             "observable": [g for g in groups if g not in missing],

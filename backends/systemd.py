@@ -24,6 +24,10 @@ DEST = b"org.freedesktop.systemd1"
 PATH = b"/org/freedesktop/systemd1"
 MANAGER = b"org.freedesktop.systemd1.Manager"
 SLICE = b"org.freedesktop.systemd1.Slice"
+# The cgroup properties (CPUWeight, IOWeight, ...) live on the interface of the unit's type:
+# the owner's user@UID.service (issue 15) is read through Service, a session through Scope.
+_INTERFACES = {"slice": SLICE, "service": b"org.freedesktop.systemd1.Service",
+               "scope": b"org.freedesktop.systemd1.Scope"}
 UNSET = (1 << 64) - 1  # systemd's "infinity"/"unset" for the uint64 cgroup properties
 _MIB = 1 << 20
 _USEC_PER_PERCENT = 10_000  # CPUQuotaPerSecUSec: 1 s of CPU per second = 100 %
@@ -127,13 +131,18 @@ class SystemdAdapter:
                     UnitFact(name, parse_active(text(row[3])), parse_load(text(row[2])),
                              text(row[4]))
                 )
+            loaded = {f.name for f in facts if f.load is LoadState.LOADED}
+            # A unit that is not loaded (the owner's user manager while nobody is logged
+            # in) has no settings to read: it is left out, never read as defaults.
             slice_facts = tuple(
-                SliceFact(name, self._read_slice(conn, name, paths[name])) for name in slices
+                SliceFact(name, self._read_slice(conn, name, paths[name]))
+                for name in slices if name in loaded or name.endswith(".slice")
             )
         return Units(tuple(facts)), slice_facts
 
     def _read_slice(self, conn: Connection, name: str, path: bytes) -> SliceSettings:
-        props = conn.get_all(f"systemd: properties of {name}", DEST, path, SLICE)
+        interface = _INTERFACES.get(name.rsplit(".", 1)[-1], SLICE)
+        props = conn.get_all(f"systemd: properties of {name}", DEST, path, interface)
         return slice_settings_from_properties(props)
 
     def version(self) -> str:

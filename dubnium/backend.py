@@ -15,6 +15,7 @@ from typing import Protocol
 import attrs
 
 from dubnium.facts import HostFacts, SliceSettings, VllmProfile
+from dubnium.studiofacts import AudioReadiness, CpuSetting
 
 
 class DubniumError(Exception):
@@ -131,6 +132,19 @@ class Backend(Protocol):
 
     def describe(self) -> Mapping[str, object]:
         """What this backend can and cannot see (for `mode doctor`)."""
+        ...
+
+    def set_audio_clock(self, force_quantum: int, force_rate: int) -> None:
+        """Set PipeWire's clock.force-quantum and clock.force-rate (0: not forced) of the
+        audio user's daemon; read back through `observe().audio_clock`."""
+        ...
+
+    def set_cpu_policy(self, setting: CpuSetting) -> None:
+        """Set one cpufreq policy's governor (and EPP when given); read back via observe."""
+        ...
+
+    def audio_readiness(self) -> AudioReadiness:
+        """What `mode doctor --audio` judges (RT limits, kernel, governor, timers, ...)."""
         ...
 
 

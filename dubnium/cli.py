@@ -21,7 +21,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
-from dubnium import __version__, console, progress, readpath, render
+from dubnium import __version__, console, progress, readiness, readpath, render
 from dubnium import cli_views as views
 from dubnium.audit import DEFAULT_ROTATE_BYTES, FileAuditLog
 from dubnium.backend import (
@@ -47,6 +47,7 @@ from dubnium.reconcile import Outcome, Reconciler, Reporter, Result, read_record
 from dubnium.records import AttemptRecord, to_json
 from dubnium.state import DirectoryStore, LockBusy, RuntimeState
 from dubnium.stopping import StopRequests
+from dubnium.tuning import observer_backoff
 
 SIM_STATE_DIR = Path("~/.local/state/dubnium/sim").expanduser()
 
@@ -392,6 +393,12 @@ def current(
     source and age. A live observation that writes nothing needs no root.
     """
     ctx = _ctx(tctx)
+    if refresh and not ctx.is_sim:  # the observer timer's job: it backs off in studio-local
+        recorded = ctx.runtime.read_current()
+        why = observer_backoff(recorded, ctx.host_clock().wall_ns(), ctx.policy)
+        if recorded is not None and why is not None:
+            _emit(as_json, recorded, f"{recorded['observed_state']}\n{why}")
+            raise _Exit(ExitCode.OK)
     data = None
     if not refresh and not ctx.is_sim:
         # The simulator's clock stands still between commands while `mode-sim` changes
@@ -479,6 +486,10 @@ def explain(tctx: typer.Context, mode: OptModeArg = None, as_json: JsonOpt = Fal
     lines = render.plan_lines(plan, reports)
     lines.append("would be blocked by: " + ", ".join(v.guard.value for v in blocking)
                  if blocking else "no guard blocks this request now")
+    if target is Mode.STUDIO_LOCAL:  # the audio readiness report (issue 15)
+        audio = readiness.report(ctx.backend.audio_readiness(), ctx.policy)
+        data["audio_readiness"] = audio.to_json()
+        lines += audio.lines()
     _emit(as_json, data, "\n".join(lines))
 
 
@@ -556,9 +567,15 @@ def last_transition(tctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def doctor(tctx: typer.Context, as_json: JsonOpt = False) -> None:
+def doctor(tctx: typer.Context, as_json: JsonOpt = False, audio: Annotated[bool, typer.Option(
+        "--audio", help="The audio readiness report (exit 28 when a check fails).")] = False,
+           ) -> None:
     """What this backend can observe, what it cannot and why; config and state health."""
     ctx = _ctx(tctx)
+    if audio:
+        ready = readiness.report(ctx.backend.audio_readiness(), ctx.policy)
+        _emit(as_json, render.stamp(ready.to_json()), "\n".join(ready.lines()))
+        raise _Exit(ExitCode.OK if ready.ready else ExitCode.AUDIO_NOT_READY)
     report = diagnose(ctx.backend, ctx.policy, ctx.runtime, ctx.audit, ctx.state_dir,
                       simulated=ctx.is_sim)
     _emit(as_json, render.stamp(report.data), report.text)

@@ -20,6 +20,7 @@ from dubnium.modes import Mode
 from dubnium.observe import Observation
 from dubnium.plan import plan
 from dubnium.status import StatusView, metrics_text, write_textfile
+from dubnium.studio import xruns_since_entry
 
 if TYPE_CHECKING:
     from dubnium.cli import Context
@@ -58,12 +59,13 @@ def status_view(ctx: Context, obs: Observation | None = None) -> StatusView:
     if obs is None:
         obs, _ = ctx.observe()
     policy = ctx.policy
+    xruns = xruns_since_entry(runtime, obs.evidence)  # studio-local (issue 15)
     return StatusView(
         backend=ctx.backend_name, desired=runtime.read_desired(),
         boot_default=policy.boot_default_mode, observation=obs, timestamp=ctx.timestamp(),
         last=runtime.last_transition(), lock=aged(ctx, runtime.store.lock_held()),
         placement={"studio": policy.placement.studio, "compute": policy.placement.compute},
-        needs_root=not ctx.is_sim,
+        needs_root=not ctx.is_sim, xruns_since_entry=xruns,
     )
 
 

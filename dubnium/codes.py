@@ -59,6 +59,7 @@ class ExitCode(IntEnum):
     DIVERGED = 26  # `mode status --check`: the observed state is not the desired mode
     CANCELLED = 27  # the owner said no, or cancelled during the grace period: host untouched
     INTERRUPTED = 28  # a signal (SIGINT, SIGTERM, SIGHUP) stopped the switch; it was rolled back
+    AUDIO_NOT_READY = 29  # `mode doctor --audio`: a readiness check failed (see its remedy)
 
 
 # The exits of `mode current` that report an observation honestly (the observer unit,

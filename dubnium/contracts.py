@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 
 from dubnium import evidence as ev
+from dubnium import tuning
 from dubnium.facts import ActiveState, HostFacts, SessionFact, SliceSettings, Unavailable, Units
 from dubnium.modes import Mode
 from dubnium.policy import Policy
@@ -74,6 +75,8 @@ class TermId(StrEnum):
     WORKLOADS_ON_PROFILED_GPUS = "workloads_on_profiled_gpus"
     FULL_GPU_PROFILE = "full_gpu_profile"
     DISPLAY_GPU_RELEASED = "display_gpu_released"
+    STUDIO_TUNING_IN_FORCE = "studio_tuning_in_force"  # issue 15: quantum, rate, governor
+    NO_STUDIO_TUNING = "no_studio_tuning"  # desktop: PipeWire clock not left forced
 
 
 # What the owner can do about a missing desktop term (the one-line remedy of a degraded end).
@@ -88,6 +91,7 @@ REMEDIES: Mapping[TermId, str] = {
     TermId.NO_COMPUTE_ON_DISPLAY_GPU: "find the process with `nvidia-smi` and end it",
     TermId.OVERLAY_INACTIVE: "run `sudo mode request desktop` (stops the studio overlay)",
     TermId.SLICES_AT_DESKTOP_POLICY: "run `sudo mode request desktop` (applies the slice values)",
+    TermId.NO_STUDIO_TUNING: "run `sudo mode request desktop` (restores the PipeWire clock)",
 }
 
 
@@ -295,12 +299,30 @@ def _desktop_common(facts: HostFacts, policy: Policy) -> list[Term]:
 # ------------------------------------------------------------------ the contracts
 
 
+def _studio_tuning(facts: HostFacts, policy: Policy) -> Term:
+    """PipeWire's forced quantum/rate and the governor, as read back (issue 15)."""
+    tid = TermId.STUDIO_TUNING_IN_FORCE
+    missing, unknown = tuning.contract_terms(facts, policy)
+    if unknown is not None:
+        return _unreadable(tid, unknown)
+    return _term(tid, not missing, "; ".join(missing) or tuning.describe_in_force(facts, policy))
+
+
+def _no_studio_tuning(facts: HostFacts, policy: Policy) -> Term:
+    """The desktop does not keep studio-local's forced PipeWire clock (a controller stopped
+    between forcing it and starting the overlay, or between stopping it and restoring)."""
+    left = tuning.clock_leftover(facts, policy)
+    return _term(TermId.NO_STUDIO_TUNING, left is None, left or "PipeWire clock not forced "
+                 "to the studio-local values")
+
+
 def desktop(facts: HostFacts, policy: Policy) -> ContractReport:
     u = policy.units
     return ContractReport(Mode.DESKTOP, (
         *_desktop_common(facts, policy),
         _units_term(facts, TermId.OVERLAY_INACTIVE, (u.studio_policy, u.audio_priority), False),
         _desktop_slices(facts, policy),
+        _no_studio_tuning(facts, policy),
     ))
 
 
@@ -310,6 +332,7 @@ def studio_local(facts: HostFacts, policy: Policy) -> ContractReport:
         *_desktop_common(facts, policy),
         _units_term(facts, TermId.OVERLAY_ACTIVE, (u.studio_policy, u.audio_priority), True),
         _slices_term(facts, TermId.SLICES_AT_STUDIO_POLICY, policy.slices[Mode.STUDIO_LOCAL]),
+        _studio_tuning(facts, policy),
     ))
 
 

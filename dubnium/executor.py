@@ -18,6 +18,7 @@ import attrs
 from dubnium import contracts as ct
 from dubnium import evidence as ev
 from dubnium import plan as p
+from dubnium import studio
 from dubnium.backend import Backend, BackendError, Clock, StateCorrupt
 from dubnium.codes import GuardId
 from dubnium.facts import ActiveState, HostFacts, SliceSettings, Unavailable
@@ -124,6 +125,8 @@ class StepExecutor:
                                 notes=notes)
             case p.RestoreSlices():
                 return self._restore_slices()
+            case p.SaveStudioTuning() | p.ApplyStudioTuning() | p.RestoreStudioTuning():
+                return self._tuning(step)
             case p.NotifyUser(summary=summary, body=body):
                 return StepDone(self.backend.notify_user(summary, body).describe())
             case p.Grace(bound_s=bound, countdown_every_s=every):
@@ -194,6 +197,24 @@ class StepExecutor:
             poll_sleep(self.clock, interval, deadline)
 
     # ------------------------------------------------------------- the steps
+
+    def _tuning(self, step: p.Step) -> StepDone:
+        """The studio tuning steps (issue 15; dubnium.studio): PipeWire clock, governor."""
+        notes: list[str] = []
+
+        def act(call: Callable[[], None], what: str) -> None:
+            notes.extend(self.act(call, what, changed=True))  # a retry's notes are kept
+
+        try:
+            if isinstance(step, p.SaveStudioTuning):
+                detail = studio.save(self.backend, self.state, self.policy, self.now(), notes)
+                return StepDone(detail, notes=tuple(notes))
+            if isinstance(step, p.ApplyStudioTuning):
+                return StepDone(studio.apply(self.backend, self.policy, act), changed=True)
+            detail = studio.restore(self.backend, self.state, self.policy, act, notes)
+            return StepDone(detail, changed=True, notes=tuple(notes))
+        except studio.TuningFailed as exc:
+            raise StepFailed(str(exc), changed=True) from None
 
     def _start(self, unit: str, bound: float) -> StepDone:
         notes = self.act(lambda: self.backend.start_unit(unit), f"start {unit}",

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import attrs
 
+from dubnium.studiofacts import AudioClock, CpuFreq
+
 T = TypeVar("T")
 
 
@@ -368,6 +370,19 @@ class HostFacts:
     vllm_profile: VllmProfile | Unavailable | None = None
     # None: no model to check (vLLM disabled)
     model: ModelFact | Unavailable | None = None
+    # Studio-local knobs (issue 15): None where the backend does not read them.
+    audio_clock: AudioClock | Unavailable | None = None
+    cpufreq: CpuFreq | Unavailable | None = None
+    # When `gpus` comes from an earlier reading (NVML is left alone while studio-local is
+    # in force): the wall time of that reading. None: read during this observation.
+    gpus_read_at_ns: int | None = None
+
+    @property
+    def gpus_age_s(self) -> float | None:
+        """How old the GPU facts are, in seconds; None when they were read now."""
+        if self.gpus_read_at_ns is None:
+            return None
+        return max(0.0, (self.observed_at_ns - self.gpus_read_at_ns) / 1e9)
 
     def slice_settings(self) -> dict[str, SliceSettings] | Unavailable:
         if isinstance(self.slices, Unavailable):

@@ -18,6 +18,7 @@ from dubnium import evidence as ev
 from dubnium.facts import HostFacts, Unavailable, Units
 from dubnium.modes import Confidence, Mode, ObservedState
 from dubnium.policy import Policy
+from dubnium.studiofacts import AudioClock
 
 SCHEMA_VERSION = 1
 
@@ -165,6 +166,8 @@ class _Classifier:
         s["audio_active"] = None if isinstance(audio, Unavailable) else audio.active
         if not isinstance(audio, Unavailable):
             self.evidence["audio"] = audio.to_json()
+        if isinstance(facts.audio_clock, AudioClock):  # studio-local's forced clock, xruns
+            self.evidence["audio_clock"] = facts.audio_clock.to_json()
         release = ev.display_release(facts, policy)
         self.evidence["display_gpu"] = release.to_json()
         s["display_gpu_released"] = (

@@ -80,6 +80,42 @@ class RestoreSlices:
 
 
 @attrs.frozen
+class SaveStudioTuning:
+    """Remember PipeWire's forced clock, the governors and the xrun count (issue 15)."""
+
+    def describe(self) -> str:
+        return "save PipeWire's clock settings, the cpufreq governors and the xrun count"
+
+
+@attrs.frozen
+class ApplyStudioTuning:
+    """Force the PipeWire quantum/rate and the governor; verified by reading them back."""
+
+    quantum: int | None
+    rate: int | None
+    governor: str | None
+
+    def describe(self) -> str:
+        parts = []
+        if self.quantum is not None:
+            parts.append(f"force PipeWire quantum {self.quantum}")
+        if self.rate is not None:
+            parts.append(f"force PipeWire rate {self.rate}")
+        if self.governor is not None:
+            parts.append(f"cpufreq governor {self.governor}")
+        return (", ".join(parts) or "no studio tuning in policy") + " (verified by reading back)"
+
+
+@attrs.frozen
+class RestoreStudioTuning:
+    """Restore the clock settings and governors saved on entry; record the xruns."""
+
+    def describe(self) -> str:
+        return ("restore PipeWire's clock settings and the governors saved on studio-local "
+                "entry; record the xruns")
+
+
+@attrs.frozen
 class NotifyUser:
     summary: str
     body: str
@@ -151,7 +187,7 @@ class Verify:
 Step = (
     CheckGuards | StartUnit | StopUnit | Isolate | SaveSlices | ApplySlices | RestoreSlices
     | NotifyUser | Grace | TerminateSessions | AwaitDisplayRelease | WriteGpuProfiles
-    | AwaitGraphical | Verify
+    | AwaitGraphical | Verify | SaveStudioTuning | ApplyStudioTuning | RestoreStudioTuning
 )
 
 
@@ -218,7 +254,9 @@ def _enter_studio(policy: Policy, guarded: bool) -> Leg:
     steps += [StopUnit(unit, t.unit_stop_s) for unit in policy.compute_workloads or (u.vllm,)]
     steps += [
         SaveSlices(),
+        SaveStudioTuning(),
         ApplySlices(Mode.STUDIO_LOCAL),
+        ApplyStudioTuning(policy.studio.quantum, policy.studio.rate, policy.studio.governor),
         StartUnit(u.studio_policy, t.unit_start_s),
         StartUnit(u.audio_priority, t.unit_start_s),
         Verify(Mode.STUDIO_LOCAL, t.unit_start_s),
@@ -234,6 +272,7 @@ def _leave_studio(policy: Policy, guarded: bool) -> Leg:
         StopUnit(u.audio_priority, t.unit_stop_s),
         StopUnit(u.studio_policy, t.unit_stop_s),
         RestoreSlices(),
+        RestoreStudioTuning(),
         Verify(Mode.DESKTOP, t.unit_start_s),
     ]
     return Leg("T2", "studio-local", Mode.DESKTOP, tuple(steps))
@@ -278,6 +317,7 @@ def _leave_compute(policy: Policy, guarded: bool, source: str = "compute") -> Le
         StopUnit(u.audio_priority, t.unit_stop_s),
         StopUnit(u.studio_policy, t.unit_stop_s),
         RestoreSlices(),
+        RestoreStudioTuning(),
         Isolate(u.desktop_target, t.unit_start_s),
         # The repair of a desktop short of its contract: the display manager (isolate
         # pulls it in; a failed one is started again here, named in the record), then a

@@ -166,6 +166,42 @@ class Paths:
 
 
 @attrs.frozen
+class Studio:
+    """What studio-local does for audio beyond the slices (issue 15); `studio` in the config.
+
+    `audio_units` (the owner's user manager and the user slice, as systemd names them) get
+    `audio_weight` in studio-local and are restored exactly on exit, with the slices (they are
+    merged into `Policy.slices`); `quantum`/`rate` are forced through PipeWire's `settings`
+    metadata of user `audio_uid` (null: left alone); `governor` (and `epp` where the driver
+    has one) is set on every cpufreq policy (null: left alone); while studio-local is in
+    force the observer refreshes at most every `observe_backoff_s` and never reads NVML.
+    """
+
+    audio_uid: int = 1000
+    audio_user: str = "owner"
+    audio_units: tuple[str, ...] = ("user.slice", "user@1000.service")
+    audio_weight: SliceSettings = attrs.field(
+        factory=lambda: SliceSettings(cpu_weight=1000, io_weight=1000))
+    quantum: int | None = 64
+    rate: int | None = None
+    governor: str | None = "performance"
+    epp: str | None = "performance"
+    observe_backoff_s: float = 600.0
+
+
+def _with_audio_units(
+    slices: Mapping[Mode, Mapping[str, SliceSettings]], studio: Studio
+) -> dict[Mode, dict[str, SliceSettings]]:
+    """The slice map with the audio units added: raised in studio-local, unset (systemd's
+    default) on the desktop policy; the saved values are what leaving restores."""
+    out = {mode: {n: s for n, s in per.items() if n in SLICES} for mode, per in slices.items()}
+    for name in studio.audio_units:
+        out.setdefault(Mode.STUDIO_LOCAL, {})[name] = studio.audio_weight
+        out.setdefault(Mode.DESKTOP, {})[name] = SliceSettings()
+    return out
+
+
+@attrs.frozen
 class Audit:
     # The live audit log becomes a numbered segment when it would grow past this.
     rotate_mib: int = 16
@@ -203,6 +239,7 @@ class Policy:
     exo: Exo = Exo()
     k3s_enable: bool = False
     slices: Mapping[Mode, Mapping[str, SliceSettings]] = attrs.field(factory=_default_slices)
+    studio: Studio = Studio()
     thresholds: Thresholds = Thresholds()
     gpu_release: GpuRelease = GpuRelease()
     timeouts: Timeouts = Timeouts()
@@ -210,6 +247,15 @@ class Policy:
     paths: Paths = Paths()
     idle: Idle = Idle()
     audit: Audit = Audit()
+
+    def __attrs_post_init__(self) -> None:
+        # The audio units ride on the slice mechanism: saved on entry, applied, verified by
+        # reading back, restored exactly (also by the controller after a killed one).
+        object.__setattr__(self, "slices", _with_audio_units(self.slices, self.studio))
+
+    def slice_units(self) -> tuple[str, ...]:
+        """Every unit whose runtime resource settings the controller reads and sets."""
+        return tuple(dict.fromkeys(n for per in self.slices.values() for n in per))
 
     @property
     def two_gpu(self) -> bool:
@@ -254,8 +300,14 @@ class Policy:
             "exo": attrs.asdict(self.exo),
             "k3s": {"enable": self.k3s_enable},
             "slices": {
-                mode.value: {name: s.to_json() for name, s in per.items()}
+                mode.value: {name: s.to_json() for name, s in per.items() if name in SLICES}
                 for mode, per in self.slices.items()
+            },
+            "studio": {
+                **attrs.asdict(self.studio),
+                "audio_units": list(self.studio.audio_units),
+                "audio_weight": {"cpu_weight": self.studio.audio_weight.cpu_weight,
+                                 "io_weight": self.studio.audio_weight.io_weight},
             },
             "guards": {
                 **attrs.asdict(self.thresholds),
@@ -385,6 +437,8 @@ def load_policy_data(data: object) -> Policy:
         per_mode.finish()
     sl.finish()
 
+    studio = _load_studio(top.section("studio"), d.studio)
+
     gu = top.section("guards")
     th = d.thresholds
     thresholds = Thresholds(
@@ -463,6 +517,7 @@ def load_policy_data(data: object) -> Policy:
         exo=exo,
         k3s_enable=k3s_enable,
         slices=slices,
+        studio=studio,
         thresholds=thresholds,
         gpu_release=release,
         timeouts=timeouts,
@@ -517,6 +572,40 @@ def _idle(r: _Reader, d: Idle) -> Idle:
     )
     r.finish()
     return idle
+
+
+def _load_studio(st: _Reader, d: Studio) -> Studio:
+    weight = st.section("audio_weight")
+    audio_weight = SliceSettings(
+        cpu_weight=weight.get("cpu_weight", _optional_int(1, 10000), d.audio_weight.cpu_weight),
+        io_weight=weight.get("io_weight", _optional_int(1, 10000), d.audio_weight.io_weight),
+    )
+    weight.finish()
+    studio = Studio(
+        audio_uid=st.get("audio_uid", _int(1), d.audio_uid),
+        audio_user=st.get("audio_user", _str, d.audio_user),
+        audio_units=st.get("audio_units", _list(_unit_name), d.audio_units),
+        audio_weight=audio_weight,
+        quantum=st.get("quantum", _optional_int(8, 8192), d.quantum),
+        rate=st.get("rate", _optional_int(8000, 768000), d.rate),
+        governor=st.get("governor", _optional_str, d.governor),
+        epp=st.get("epp", _optional_str, d.epp),
+        observe_backoff_s=st.get("observe_backoff_s", _number(positive=True),
+                                 d.observe_backoff_s),
+    )
+    st.finish()
+    return studio
+
+
+def _unit_name(value: object, key: str) -> str:
+    text = _unit("slice", "service", "scope")(value, key)
+    if text in SLICES:
+        raise ConfigError(f"{key}: {text} is one of Dubnium's own slices")
+    return text
+
+
+def _optional_str(value: object, key: str) -> str | None:
+    return None if value is None else _str(value, key)
 
 
 def _check_hardware(hw: Hardware) -> None:

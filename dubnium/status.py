@@ -36,6 +36,7 @@ class StatusView:
     lock: Mapping[str, Any] | None
     placement: Mapping[str, str]
     needs_root: bool
+    xruns_since_entry: int | None = None  # studio-local: PipeWire xruns since entry (issue 15)
 
     @property
     def simulated(self) -> bool:
@@ -86,6 +87,8 @@ class StatusView:
             "converge_command": self.converge_command,
             "last_transition": self.last_json(),
             "capability_placement": dict(self.placement),
+            **({"xruns_since_entry": self.xruns_since_entry}
+               if self.observation.state is ObservedState.STUDIO_LOCAL else {}),
             "lock": None if self.lock is None else {
                 "held": True,
                 "pid": self.lock.get("pid") if isinstance(self.lock.get("pid"), int) else None,
@@ -122,6 +125,10 @@ class StatusView:
                              "now)")
         lines.append(f"placement: studio {self.placement.get('studio')}, "
                      f"compute {self.placement.get('compute')}")
+        if self.observation.state is ObservedState.STUDIO_LOCAL:
+            xruns = self.xruns_since_entry
+            lines.append(f"xruns:     {'unknown (not exposed here)' if xruns is None else xruns}"
+                         " since studio-local was entered")
         return "\n".join(lines)
 
     def waybar(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import attrs
 from dubnium.backend import BackendError, Clock, Delivery
 from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.idle import IdleFacts
+from dubnium.studiofacts import AudioReadiness, CpuSetting
 from simulator.clock import PacedClock
 from simulator.world import FaultEffect, World
 
@@ -47,21 +48,35 @@ class SimBackend:
 
     def observe(self) -> HostFacts:
         self.world.recorder.observed(self.world.scheduler.now_ns)
-        return self.snapshot()
+        return self.snapshot(read_nvml=True)
 
-    def snapshot(self) -> HostFacts:
+    def snapshot(self, read_nvml: bool = False) -> HostFacts:
         """What `observe` returns, without telling the world's recorder (the invariants'
-        look at `mode current` must not fire the faults armed on observations)."""
+        look at `mode current` must not fire the faults armed on observations) and without
+        counting as an NVML read (`read_nvml`: the controller's own observation)."""
         w = self.world
         now = w.scheduler.now_ns
+        units = w.systemd.facts()
+        names = w.policy.units
+        # As on the host: NVML is left alone while the overlay's markers are up (issue 15).
+        quiet = units.is_active(names.studio_policy) or units.is_active(names.audio_priority)
+        audio = w.audio.facts()
+        running = any(n.is_busy_stream or n.is_jack_client for n in audio.nodes)
+        gpus, gpus_read_at = w.studio.gpus(quiet, tuple([g.fact() for g in w.gpus.values()]),
+                                           now, running, count=read_nvml)
+        driver = next((n.name for n in audio.nodes
+                       if n.media_class == "Audio/Sink" and n.state == "running"), "")
         facts = HostFacts(
             observed_at_ns=now,
             boot_id=w.boot_id,
-            units=w.systemd.facts(),
+            units=units,
             sessions=w.logind.facts(),
             processes=w.processes.facts(now),
-            audio=w.audio.facts(),
-            gpus=tuple([g.fact() for g in w.gpus.values()]),
+            audio=audio,
+            gpus=gpus,
+            gpus_read_at_ns=gpus_read_at,
+            audio_clock=w.studio.clock(driver),
+            cpufreq=w.studio.cpu(),
             load=w.host.load,
             memory=w.host.memory,
             pressure=w.host.pressure,
@@ -149,6 +164,28 @@ class SimBackend:
 
         self._act("write_exo_profile", profile.name, profile.to_json(), write)
 
+    def set_audio_clock(self, force_quantum: int, force_rate: int) -> None:
+        self._act("set_audio_clock", "settings",
+                  {"force_quantum": force_quantum, "force_rate": force_rate},
+                  lambda: self.world.studio.set_clock(force_quantum, force_rate))
+
+    def set_cpu_policy(self, setting: CpuSetting) -> None:
+        def apply() -> None:
+            try:
+                self.world.studio.set_cpu(setting)
+            except ValueError as exc:
+                raise BackendError(str(exc)) from None
+
+        self._act("set_cpu_policy", setting.policy, setting.to_json(), apply)
+
+    def audio_readiness(self) -> AudioReadiness:
+        return self.world.studio.audio_readiness()
+
+    @property
+    def nvml_reads(self) -> int:
+        """How many times this backend read the (simulated) NVML."""
+        return self.world.studio.nvml_reads
+
     def describe(self) -> Mapping[str, object]:
         w = self.world
         return {
@@ -161,5 +198,6 @@ class SimBackend:
             "units": sorted(w.systemd.units),
             "unavailable": dict(w.unavailable),
             "can_see": ["units", "sessions", "processes", "audio", "gpus", "load", "memory",
-                        "pressure", "slices", "paths", "vllm_profile"],
+                        "pressure", "slices", "paths", "vllm_profile", "audio_clock",
+                        "cpufreq"],
         }

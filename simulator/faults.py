@@ -183,7 +183,7 @@ class FaultPlan:
 _MODES = (Mode.DESKTOP, Mode.STUDIO_LOCAL, Mode.COMPUTE)
 _SERVICES = ("vllm", "studio_policy", "audio_priority", "display_manager")
 _ACTIONS = ("start_unit", "stop_unit", "isolate", "set_slice_properties", "write_vllm_profile",
-            "terminate_session")
+            "terminate_session", "set_audio_clock", "set_cpu_policy")
 _STATE_FILES = ("desired", "desired.json", "current", "current.json", "last-transition.json",
                 "last-guards.json", "studio-saved-slices.json", LOCK)
 _SLICES = ("interactive.slice", "ai.slice", "platform.slice")

@@ -170,6 +170,7 @@ class Checker:
         self._audit_seen = 0
         self._audit_copy: list[str] = []
         self.saved_on_entry: dict[str, SliceSettings] | None = None
+        self.tuning_on_entry: tuple[object, ...] | None = None
 
     def fail(self, rule: str, detail: str, kind: str = SAFETY) -> None:
         self.violations.append(Violation(kind, rule, detail, self.world.now_ns))
@@ -303,10 +304,23 @@ class Checker:
             self.abandoned_pending.add(self.live_attempt)
         self.live_attempt = None
         self.saved_on_entry = None
+        self.tuning_on_entry = None
 
     def step_finished(self, step: Step, status: str, detail: str) -> None:
         from dubnium import plan as p
 
+        if status == "ok" and isinstance(step, p.SaveStudioTuning):
+            # The world's own clock and governors before studio-local changed them (none
+            # when an unfinished entry's snapshot was kept: the world is already tuned).
+            self.tuning_on_entry = (None if detail.startswith("kept") else
+                                    _tuning_now(self.world))
+        elif status == "ok" and isinstance(step, p.RestoreStudioTuning):
+            if self.tuning_on_entry is not None and detail.startswith("restored") and (
+                    _tuning_now(self.world) != self.tuning_on_entry):
+                self.fail("studio exit restores the saved values",
+                          f"tuning after restore {_tuning_now(self.world)}, saved on entry "
+                          f"{self.tuning_on_entry}")
+            self.tuning_on_entry = None
         if status == "ok" and isinstance(step, p.SaveSlices):
             try:
                 self.saved_on_entry = RuntimeState(self.store).saved_slices()
@@ -482,3 +496,9 @@ def liveness_bound_s(policy: Policy) -> float:
             total = sum(getattr(step, "bound_s", 0.0) for leg in legs for step in leg.steps)
             longest = max(longest, total)
     return 2 * longest + 60.0
+
+
+def _tuning_now(world: World) -> tuple[object, ...]:
+    """The simulated machine's PipeWire clock settings and cpufreq state, as they are."""
+    t = world.studio
+    return (t.force_quantum, t.force_rate, dict(t.governors), dict(t.epps))

@@ -39,6 +39,7 @@ from dubnium.idle import IdleFacts
 from dubnium.plan import Step
 from dubnium.policy import Policy
 from dubnium.reconcile import Reporter
+from dubnium.studiofacts import AudioReadiness, CpuSetting
 from simulator.backend import SimBackend
 from simulator.clock import PacedClock, seconds_to_ns
 from simulator.trace import Recorder
@@ -311,6 +312,16 @@ class WriteThrough:
 
     def notify_user(self, summary: str, body: str) -> Delivery:
         return self._act(lambda sim: sim.notify_user(summary, body))
+
+    def set_audio_clock(self, force_quantum: int, force_rate: int) -> None:
+        self._act(lambda sim: sim.set_audio_clock(force_quantum, force_rate))
+
+    def set_cpu_policy(self, setting: CpuSetting) -> None:
+        self._act(lambda sim: sim.set_cpu_policy(setting))
+
+    def audio_readiness(self) -> AudioReadiness:
+        with self.session.fresh(save=False) as sim:
+            return sim.audio_readiness()
 
     def write_vllm_profile(self, profile: VllmProfile) -> None:
         self._act(lambda sim: sim.write_vllm_profile(profile))

@@ -47,6 +47,7 @@ class UnitType(StrEnum):
     TARGET = "target"
     SERVICE = "service"
     SLICE = "slice"
+    SCOPE = "scope"
 
 
 class JobType(StrEnum):
@@ -69,6 +70,7 @@ class UnitSpec:
     ignore_on_isolate: bool = False
     oneshot: bool = False
     remain_after_exit: bool = False
+    resources: bool = False  # runtime cgroup settings (every slice has them anyway)
 
     @property
     def type(self) -> UnitType:
@@ -159,7 +161,7 @@ class Systemd:
         if spec.name in self.units:
             raise ValueError(f"unit {spec.name} defined twice")
         unit = Unit(spec, behaviour or UnitBehaviour())
-        if spec.type is UnitType.SLICE:
+        if spec.type is UnitType.SLICE or spec.resources:
             unit.settings = SliceSettings()
         self.units[spec.name] = unit
         self._slice_facts = None
@@ -273,8 +275,8 @@ class Systemd:
 
     def set_slice(self, name: str, settings: SliceSettings) -> None:
         unit = self._unit(name)
-        if unit.spec.type is not UnitType.SLICE:
-            raise BackendError(f"Unit {name} is not a slice.")
+        if unit.settings is None:
+            raise BackendError(f"Unit {name} has no runtime resource settings here.")
         unit.settings = settings
         self._slice_facts = None
 

@@ -26,7 +26,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from dubnium.policy import Policy
+from dubnium.policy import SLICES, Policy
 from simulator.systemd import BASE_TARGET, DBUS, LOGIND, UnitBehaviour, UnitSpec
 
 GRAPH_FILE = "unit-graph.json"
@@ -58,10 +58,21 @@ def load_graph() -> dict[str, Any]:
 def _nixos_units(policy: Policy) -> dict[str, tuple[dict[str, Any], UnitBehaviour]]:
     """NixOS's units the graph refers to, as plain spec fields."""
     n = policy.units
+    # The owner's audio units (issue 15; policy.studio.audio_units): user.slice and the user
+    # manager, whose weights studio-local raises; up from boot on, kept on isolate.
+    audio = [u for u in policy.studio.audio_units if u not in SLICES]
+    user_slices = [u for u in audio if u.endswith(".slice")]
+    user_services = [u for u in audio if not u.endswith(".slice")]
+    units: dict[str, tuple[dict[str, Any], UnitBehaviour]] = {
+        u: ({"ignore_on_isolate": True}, UnitBehaviour()) for u in user_slices}
+    units.update({u: ({"ignore_on_isolate": True, "resources": True,
+                       "slice": user_slices[0] if user_slices else ""}, UnitBehaviour())
+                  for u in user_services})
     return {
+        **units,
         DBUS: ({}, UnitBehaviour(start_s=0.05, stop_s=0.05)),
         LOGIND: ({"requires": [DBUS], "after": [DBUS]}, UnitBehaviour(start_s=0.1, stop_s=0.1)),
-        BASE_TARGET: ({"wants": [DBUS, LOGIND]}, UnitBehaviour()),
+        BASE_TARGET: ({"wants": [DBUS, LOGIND, *user_services]}, UnitBehaviour()),
         n.display_manager: ({"after": [LOGIND]}, UnitBehaviour(start_s=0.5, stop_s=0.5)),
         n.graphical_target: ({"requires": [BASE_TARGET], "wants": [n.display_manager]},
                              UnitBehaviour()),
@@ -91,7 +102,7 @@ def default_units(policy: Policy) -> list[tuple[UnitSpec, UnitBehaviour]]:
     fields: dict[str, dict[str, Any]] = {}
     behaviours: dict[str, UnitBehaviour] = {}
     for name, (spec, behaviour) in _nixos_units(policy).items():
-        fields[name] = {k: list(v) for k, v in spec.items()}
+        fields[name] = {k: v if isinstance(v, bool | str) else list(v) for k, v in spec.items()}
         behaviours[name] = behaviour
     wanted_by: dict[str, list[str]] = {}
     for default_name, unit in sorted(graph["units"].items()):
@@ -135,4 +146,5 @@ def _spec(name: str, spec: dict[str, Any], known: dict[str, Any]) -> UnitSpec:
         ignore_on_isolate=spec.get("ignore_on_isolate", False),
         oneshot=spec.get("oneshot", False),
         remain_after_exit=spec.get("remain_after_exit", False),
+        resources=spec.get("resources", False),
     )

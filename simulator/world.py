@@ -47,6 +47,7 @@ from simulator.pipewire import Pipewire
 from simulator.processes import OWNER_UID, Process, ProcessRole, ProcessTable
 from simulator.rng import Streams, derive
 from simulator.seat import Seat
+from simulator.studio import StudioModel
 from simulator.systemd import (
     JOB_DONE,
     JobType,
@@ -65,7 +66,8 @@ WORLD_SCHEMA_VERSION = 1
 WORLD_KIND = "dubnium-sim-world"
 AUTOLOGIN = "autologin"  # the event kind of the display manager logging the owner in
 OBSERVABLE_GROUPS = tuple(
-    f.name for f in attrs.fields(HostFacts) if f.name not in ("observed_at_ns", "boot_id")
+    f.name for f in attrs.fields(HostFacts)
+    if f.name not in ("observed_at_ns", "boot_id", "gpus_read_at_ns")
 )
 
 
@@ -128,6 +130,7 @@ class World:
         self.audio = Pipewire()
         self.vllm = Vllm()
         self.exo = Vllm("exo", ProcessRole.EXO)
+        self.studio = StudioModel()  # PipeWire clock, cpufreq, NVML reads (issue 15)
         self.host = HostState.for_policy(policy)
         self.display = DisplayBehaviour()
         self.session_behaviour = SessionBehaviour()
@@ -698,6 +701,7 @@ class World:
             "audio": self.audio.to_json(),
             "vllm": self.vllm.to_json(),
             "exo": self.exo.to_json(),
+            "studio": self.studio.to_json(),
             "host": self.host.to_json(),
             "notifications": list(self.notifications),
             "unavailable": dict(self.unavailable),
@@ -750,6 +754,8 @@ class World:
         world.audio = Pipewire.from_json(data["audio"])
         world.vllm = Vllm.from_json(data["vllm"])
         world.exo = Vllm.from_json(data["exo"])
+        if "studio" in data:  # worlds saved before issue 15 start with the defaults
+            world.studio = StudioModel.from_json(data["studio"])
         world.host = HostState.from_json(data["host"])
         world.notifications = [dict(n) for n in data["notifications"]]
         unavailable = data["unavailable"]

@@ -30,11 +30,18 @@ from dubnium.facts import (
 )
 from dubnium.modes import Mode
 from dubnium.policy import Policy, default_policy
+from dubnium.studiofacts import AudioClock, CpuFreq, CpuPolicy
 
 POLICY = default_policy()
 SINK = AudioNode(30, "null-sink", "Audio/Sink", "idle")
 SESSION = SessionFact("2", "owner", "wayland", "user", "active", 1200)
 COMPOSITOR = ProcessFact(1200, "Hyprland", 1000, 3600.0, "2")
+CLOCK = AudioClock(quantum=1024, rate=48000, xruns=0)
+
+
+def cpufreq(governor: str = "powersave", epp: str = "balance_performance") -> CpuFreq:
+    return CpuFreq(tuple(CpuPolicy(f"policy{i}", governor, epp, ("performance", "powersave"))
+                         for i in range(2)))
 
 
 def units(*active: str, failed: tuple[str, ...] = (), policy: Policy = POLICY) -> Units:
@@ -91,6 +98,8 @@ def desktop(**changes: object) -> HostFacts:
         paths=(PathFact("/var/lib/dubnium/models", True, True, 500000),),
         vllm_profile=None,
         model=MODEL,
+        audio_clock=CLOCK,
+        cpufreq=cpufreq(),
     )
     return attrs.evolve(base, **changes)
 
@@ -100,6 +109,8 @@ def studio(**changes: object) -> HostFacts:
         units=units("desktop.target", "graphical.target", "display-manager.service",
                     "studio-local-policy.service", "audio-priority.service"),
         slices=slices(Mode.STUDIO_LOCAL),
+        audio_clock=attrs.evolve(CLOCK, force_quantum=POLICY.studio.quantum or 0),
+        cpufreq=cpufreq("performance", "performance"),
     )
     return attrs.evolve(facts, **changes)
 

@@ -56,6 +56,17 @@ in
     studio-local = perMode cfg.slices.studioLocal;
     compute = perMode cfg.slices.compute;
   };
+  studio = {
+    audio_uid = cfg.studio.audioUid;
+    audio_user = cfg.studio.audioUser;
+    audio_units = cfg.studio.audioUnits;
+    audio_weight = {
+      cpu_weight = cfg.studio.audioWeight.cpuWeight;
+      io_weight = cfg.studio.audioWeight.ioWeight;
+    };
+    inherit (cfg.studio) quantum rate governor epp;
+    observe_backoff_s = cfg.studio.observeBackoffSec;
+  };
   guards = {
     cpu_load_per_core_max = cfg.guards.cpuLoadPerCoreMax;
     memory_available_min_mib = cfg.guards.memoryAvailableMinMiB;

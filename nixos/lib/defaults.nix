@@ -64,6 +64,19 @@
     };
   };
 
+  # studio-local's audio tuning (issue 15; dubnium/policy.py `Studio`).
+  studio = {
+    audioUid = 1000;
+    audioUser = "owner";
+    audioUnits = [ "user.slice" "user@1000.service" ];
+    audioWeight = { cpuWeight = 1000; ioWeight = 1000; };
+    quantum = 64;
+    rate = null;
+    governor = "performance";
+    epp = "performance";
+    observeBackoffSec = 600.0;
+  };
+
   guards = {
     cpuLoadPerCoreMax = 0.85;
     memoryAvailableMinMiB = 4096;

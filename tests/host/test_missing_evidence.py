@@ -70,10 +70,11 @@ def test_pipewire_down_makes_audio_unavailable_with_pw_dump_message(host: TestHo
 
 
 def test_pipewire_down_current_names_the_missing_evidence(host: TestHost) -> None:
-    """`mode current` with PipeWire stopped names audio as unavailable, confidence not high."""
+    """`mode current` with PipeWire stopped names audio (and its clock, read from the same
+    daemon) as unavailable, confidence not high."""
     stop_pipewire(host)
     data = json.loads(host.mode("current", "--refresh", "--json").stdout)
-    assert (["audio"], "medium") == (sorted(data["evidence"]["unavailable"]),
+    assert (["audio", "audio_clock"], "medium") == (sorted(data["evidence"]["unavailable"]),
                                      data["confidence"])
 
 

@@ -194,7 +194,9 @@ class TestHost:
     def pw_dump(self) -> list[dict[str, Any]]:
         proc = self.run("pw-dump", "-N", env={"XDG_RUNTIME_DIR": f"/run/user/{UID}"},
                         timeout=10)
-        data: list[dict[str, Any]] = json.loads(proc.stdout)
+        from backends.pipewire import parse_dump  # pw-dump may print several arrays
+
+        data: list[dict[str, Any]] = parse_dump(proc.stdout)
         return data
 
     @contextlib.contextmanager
@@ -230,6 +232,9 @@ class TestHost:
                 "set-property", "--runtime", slice_name, "CPUWeight=100", "IOWeight=100",
                 "CPUQuota=", "MemoryHigh=infinity", "MemoryMax=infinity", check=False,
             )
+        for unit in ("user.slice", f"user@{UID}.service"):  # studio-local's audio units
+            self.systemctl("set-property", "--runtime", unit, "CPUWeight=", "IOWeight=",
+                           check=False)
         if self.is_active("dbus.service") != "active":
             self.systemctl("start", "dbus.socket", "dbus.service")
             self.systemctl("restart", "systemd-logind.service")
@@ -238,6 +243,21 @@ class TestHost:
         self.run("systemctl", "--user", "start", "pipewire.socket", "pipewire.service",
                  "wireplumber.service", as_user=True, check=False)
         self.wait_for_desktop()
+        for key in ("clock.force-quantum", "clock.force-rate"):
+            self.pw_metadata(key, 0)
+
+    def pw_metadata(self, key: str, value: int) -> None:
+        """Set one entry of alice's PipeWire `settings` metadata (as alice)."""
+        self.run("pw-metadata", "-n", "settings", "0", key, str(value), as_user=True)
+
+    def pw_settings(self) -> dict[str, object]:
+        """alice's PipeWire `settings` metadata as pw-dump shows it (subject 0)."""
+        for obj in self.pw_dump():
+            if (obj.get("type") == "PipeWire:Interface:Metadata"
+                    and (obj.get("props") or {}).get("metadata.name") == "settings"):
+                return {e["key"]: e["value"] for e in obj.get("metadata") or ()
+                        if e.get("subject") == 0}
+        raise TestHostError("alice's PipeWire has no settings metadata")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -301,6 +321,9 @@ def host_policy_json(workdir_inner: Path = INNER) -> dict[str, Any]:
     data["gpu_release"] = {**data["gpu_release"], "timeout_s": 10.0, "poll_interval_s": 0.2}
     data["guards"] = {**data["guards"], "cpu_load_per_core_max": 1000.0,
                       "memory_available_min_mib": 64, "model_store_free_min_mib": 1}
+    # studio-local tunes alice's audio: her user manager, user.slice, her PipeWire's clock.
+    data["studio"] = {**data["studio"], "audio_uid": UID, "audio_user": USER,
+                      "audio_units": ["user.slice", f"user@{UID}.service"]}
     return data
 
 

@@ -128,6 +128,16 @@ def test_a_restore_that_leaves_other_values_is_a_violation() -> None:
     assert ["studio exit restores the saved values"] == _rules(run)
 
 
+def test_a_tuning_restore_that_leaves_other_values_is_a_violation() -> None:
+    """Tuning restore reported done while PipeWire's clock differs from the world's own
+    values before entry (issue 15)."""
+    run = _run()
+    run.checker.step_finished(p.SaveStudioTuning(), "ok", "saved clock.force-quantum=0")
+    run.station.world.studio.force_quantum = 64
+    run.checker.step_finished(p.RestoreStudioTuning(), "ok", "restored clock.force-quantum=0")
+    assert ["studio exit restores the saved values"] == _rules(run)
+
+
 def test_a_fake_gpu_holding_more_than_it_has_is_a_violation() -> None:
     """The fakes' own laws are checked too: a GPU over its total memory."""
     run = _run()

@@ -30,10 +30,12 @@ def compute_profile(world: World) -> VllmProfile:
 
 
 def test_boot_reaches_desktop_with_the_base_services() -> None:
-    """A new world is booted: desktop.target, graphical.target, the DM and the base up."""
+    """A new world is booted: desktop.target, graphical.target, the DM, the base and the
+    owner's user manager (in user.slice) up."""
     world = World.create(seed=1)
     assert {"dbus.service", "systemd-logind.service", "multi-user.target",
-            "display-manager.service", "graphical.target", "desktop.target"} == active(world)
+            "display-manager.service", "graphical.target", "desktop.target",
+            "user@1000.service", "user.slice"} == active(world)
 
 
 def test_isolate_compute_keeps_base_services_and_ignore_on_isolate_units() -> None:

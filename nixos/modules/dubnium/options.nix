@@ -241,6 +241,59 @@ in
       compute = slicesOf "compute" "compute mode";
     };
 
+    # studio-local's audio tuning (issue 15), applied at run time and restored exactly.
+    studio = {
+      audioUid = mkOption {
+        type = types.ints.positive;
+        default = d.studio.audioUid;
+        description = "UID of the owner whose PipeWire clock studio-local forces.";
+      };
+      audioUser = mkOption {
+        type = types.str;
+        default = d.studio.audioUser;
+        description = "The owner's user name (readiness report: audio group, limits).";
+      };
+      audioUnits = mkOption {
+        type = types.listOf (types.strMatching "[^/]+[.](slice|service|scope)");
+        default = d.studio.audioUnits;
+        example = literalExpression ''[ "user.slice" "user@1000.service" ]'';
+        description = "Units of the owner's audio (user manager, user slice) weighed up in studio-local.";
+      };
+      audioWeight = {
+        cpuWeight = mkOption {
+          type = types.nullOr (types.ints.between 1 10000);
+          default = d.studio.audioWeight.cpuWeight;
+          description = "CPUWeight= of the audio units in studio-local.";
+        };
+        ioWeight = mkOption {
+          type = types.nullOr (types.ints.between 1 10000);
+          default = d.studio.audioWeight.ioWeight;
+          description = "IOWeight= of the audio units in studio-local.";
+        };
+      };
+      quantum = mkOption {
+        type = types.nullOr (types.ints.between 8 8192);
+        default = d.studio.quantum;
+        description = "PipeWire clock.force-quantum in studio-local (null: leave the clock).";
+      };
+      rate = mkOption {
+        type = types.nullOr (types.ints.between 8000 768000);
+        default = d.studio.rate;
+        description = "PipeWire clock.force-rate in studio-local (null: leave the rate).";
+      };
+      governor = mkOption {
+        type = types.nullOr types.str;
+        default = d.studio.governor;
+        description = "cpufreq governor in studio-local (null: leave it).";
+      };
+      epp = mkOption {
+        type = types.nullOr types.str;
+        default = d.studio.epp;
+        description = "energy_performance_preference in studio-local, where the driver has one.";
+      };
+      observeBackoffSec = number d.studio.observeBackoffSec "How often the observer timer refreshes at most while studio-local is in force.";
+    };
+
     guards = {
       cpuLoadPerCoreMax = number d.guards.cpuLoadPerCoreMax "cpu_load_safe: highest 1-minute load per core that still allows compute.";
       memoryAvailableMinMiB = mkOption {
