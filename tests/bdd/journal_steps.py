@@ -17,7 +17,7 @@ from pytest_bdd import given, parsers, then, when
 from dubnium import plan as p
 from dubnium.codes import ExitCode
 from dubnium.journal import Journal
-from dubnium.modes import Mode
+from dubnium.modes import Mode, ObservedState
 from dubnium.reconcile import Reporter
 from dubnium.records import AbandonedRecord, AttemptRecord
 from simulator import oracle
@@ -94,13 +94,16 @@ def journal_names(scene: Scene, step: int) -> None:
     data = scene.st.state.read_journal()
     assert data is not None
     journal = Journal.from_json(data)
-    assert (journal.step_index + _earlier_legs(journal)) == step
+    assert (journal.step_index + _earlier_legs(journal, scene)) == step
 
 
-def _earlier_legs(journal: Journal) -> int:
-    """Steps of the legs before the journal's leg (T5 is T2 then T3)."""
-    return 5 if journal.leg == "T3" and journal.requested is Mode.COMPUTE and \
-        journal.prior_safe is Mode.STUDIO_LOCAL else 0
+def _earlier_legs(journal: Journal, scene: Scene) -> int:
+    """Steps of the legs before the journal's leg (T5 is T2 then T3), from the plan itself."""
+    the_plan = p.plan(ObservedState(journal.prior_safe.value), journal.requested, scene.st.policy)
+    names = [leg.name for leg in the_plan.legs]
+    if journal.leg not in names:
+        return 0
+    return sum(len(leg.steps) for leg in the_plan.legs[: names.index(journal.leg)])
 
 
 @then(parsers.parse("the request ends in {mode} with exit code {code:d}"))
