@@ -169,6 +169,7 @@ def test_a_signal_during_start_up_is_never_a_traceback(state: Path, verb: str) -
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
-        assert ("Traceback" not in err, proc.returncode in (0, 28)) == (True, True), err
+        assert ("Traceback" not in err, proc.returncode in (0, 28)) == (True, True), (
+            proc.returncode, delay, err)
         if verb == "request" and proc.returncode == 28:
             assert _mode(state, "request", "desktop").returncode == 0

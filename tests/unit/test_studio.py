@@ -132,8 +132,10 @@ def test_a_controller_killed_mid_entry_leaves_the_next_one_to_restore_exactly() 
     observed = classify(station.world.observe(), station.policy)  # the lock aside
     assert (ObservedState.DEGRADED_DESKTOP, ["slices_at_desktop_policy", "no_studio_tuning"]) == (
         observed.state, [t.id.value for t in observed.missing])
-    assert "converged" == station.controller(pid=4200).request(Mode.DESKTOP).outcome.value
-    assert before == knobs(station)
+    # The next controller finds the dead attempt's journal and finishes its rollback before
+    # deciding (issue 10): the host is then desktop, so the request itself may be "already".
+    outcome = station.controller(pid=4200).request(Mode.DESKTOP).outcome.value
+    assert (True, before) == (outcome in ("converged", "already-converged"), knobs(station))
 
 
 def test_no_nvml_read_while_studio_local_is_in_force() -> None:
