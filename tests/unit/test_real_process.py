@@ -168,8 +168,12 @@ def test_a_signal_during_start_up_is_never_a_traceback(state: Path, verb: str) -
         _importing_the_cli(proc.pid)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        assert ("Traceback" not in err, proc.returncode in (0, 28)) == (True, True), (
-            proc.returncode, delay, err)
+        out, err = proc.communicate(timeout=60)
+        # A signal that lands after the verb's work, while the interpreter finalises (it
+        # restores SIGINT's default there), ends the process by the signal: the output was
+        # complete and nothing was being changed.
+        finished = proc.returncode == -signal.SIGINT and "observed" in out
+        assert ("Traceback" not in err, proc.returncode in (0, 28) or finished) == (
+            True, True), (proc.returncode, delay, err)
         if verb == "request" and proc.returncode == 28:
             assert _mode(state, "request", "desktop").returncode == 0
