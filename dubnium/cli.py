@@ -601,6 +601,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="mode", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version, completion
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
+            _fail(ExitCode.INTERRUPTED, "interrupted before a switch started; nothing was changed")
         raise SystemExit(exc.exit_code) from None
     except click.UsageError as exc:  # unknown verb, bad MODE, bad option: one line
         hint = f" (see: {exc.ctx.command_path} -h)" if exc.ctx is not None else ""
