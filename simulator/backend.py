@@ -1,12 +1,14 @@
 """`SimBackend`: the controller's view of a simulated `World`, through the Backend protocol.
 
-Built by `World.backend()`; handed to the reconciler by the `mode` CLI (via
-`simulator.persist.SimSession`), the Gherkin steps and the fault campaigns. `observe()` builds
+`SimBackend(world)` is the one way to get one; it holds nothing but the world, so any number
+of them over one world are the same view. Handed to the reconciler by the `mode` CLI (via
+`simulator.persist.SimSession`), by `simulator.harness.Station` (the Gherkin steps, the
+state machine, the fault campaigns) and by the contract suite. `observe()` builds
 `HostFacts` straight from the models' cached facts (no JSON, no copies), so a campaign can
 observe tens of thousands of times a second; a group the world marks unavailable is carried
 as `Unavailable(reason)`. Actions queue jobs and return at once, as the real ones do; an
-`ActionFault` injected into the world can make one fail, time out after taking effect, or
-report success while doing nothing.
+action fault injected into the world (`simulator.actionfaults`) can make one fail, time out
+after taking effect, or report success while doing nothing.
 """
 
 from __future__ import annotations
@@ -21,16 +23,15 @@ from dubnium.backend import BackendError, Clock, Delivery
 from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.idle import IdleFacts
 from dubnium.studiofacts import AudioReadiness, CpuSetting
-from simulator.clock import PacedClock
-from simulator.world import FaultEffect, World
+from simulator import actionfaults
+from simulator.world import World
 
 
 class SimBackend:
     """`dubnium.backend.Backend` over one World."""
 
-    def __init__(self, world: World, pace: float = 0.0) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
-        self.pace = pace  # real seconds per virtual second (0: as fast as possible)
 
     @property
     def name(self) -> str:
@@ -38,10 +39,6 @@ class SimBackend:
 
     @property
     def clock(self) -> Clock:
-        if self.pace > 0:
-            import time
-
-            return PacedClock(self.world.clock, self.pace, time.sleep)
         return self.world.clock
 
     # ----------------------------------------------------------------- observation
@@ -104,16 +101,7 @@ class SimBackend:
              effect: Callable[[], None]) -> None:
         w = self.world
         w.recorder.action(w.now_ns, action, args)
-        fault = w.take_action_fault(action, target)
-        if fault is None:
-            effect()
-            return
-        if fault.effect is FaultEffect.IGNORED:
-            return
-        if fault.effect is FaultEffect.TIMEOUT:
-            effect()
-            raise BackendError(f"{action} {target}: Connection timed out", temporary=True)
-        raise BackendError(f"{action} {target}: injected failure", temporary=fault.temporary)
+        actionfaults.perform(w.action_faults, action, target, effect)
 
     def start_unit(self, name: str) -> None:
         self._act("start_unit", name, {"unit": name}, lambda: self.world.systemd.start(name))
@@ -126,7 +114,7 @@ class SimBackend:
                   lambda: self.world.systemd.isolate(target))
 
     def kill_unit(self, name: str) -> None:
-        self._act("kill_unit", name, {"unit": name}, lambda: self.world.kill_unit(name))
+        self._act("kill_unit", name, {"unit": name}, lambda: self.world.wiring.kill_unit(name))
 
     def reset_failed(self, name: str) -> None:
         self._act("reset_failed", name, {"unit": name},
@@ -134,7 +122,7 @@ class SimBackend:
 
     def console_message(self, text: str) -> None:
         with contextlib.suppress(Exception):  # best effort by contract: never raises
-            self.world.console(text)
+            self.world.wiring.console(text)
 
     def set_slice_properties(self, slice_name: str, settings: SliceSettings) -> None:
         """Replace the slice's runtime settings: a None field resets that property."""
@@ -144,11 +132,11 @@ class SimBackend:
 
     def terminate_session(self, session_id: str) -> None:
         self._act("terminate_session", session_id, {"session": session_id},
-                  lambda: self.world.terminate_session(session_id))
+                  lambda: self.world.wiring.terminate_session(session_id))
 
     def notify_user(self, summary: str, body: str) -> Delivery:
         try:  # best effort by contract: never raises
-            return self.world.notify(summary, body)
+            return self.world.wiring.notify(summary, body)
         except Exception as exc:
             return Delivery(0, 0, repr(exc))
 

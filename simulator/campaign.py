@@ -243,7 +243,7 @@ class Run:
         """`mode current` now (the observer on a snapshot that fires no armed fault)."""
         station = self.station
         markers = station.controller().markers()
-        facts = station.world.backend().snapshot()
+        facts = station.backend.snapshot()
         return self.classifier(facts, self.policy, markers).state.value
 
     def _note(self, value: Mapping[str, Any]) -> None:
@@ -341,7 +341,7 @@ class Run:
     def heal_and_check_liveness(self) -> None:
         """Heal every fault, then each request must end explicitly, in time, lock released."""
         station, checker = self.station, self.checker
-        heal(station, self.triggers, self.defaults, self.policy)
+        heal(station, self.triggers, self.defaults)
         self._note({"healed": True})
         station.world.settle()
         checker.check_now()

@@ -30,11 +30,12 @@ from dubnium.modes import Mode
 from dubnium.policy import Policy
 from dubnium.state import LOCK, MemoryStore
 from simulator import gui_faults, iofaults
+from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.harness import Station
 from simulator.logind import SessionBehaviour
 from simulator.rng import SplitMix64, derive
 from simulator.systemd import UnitBehaviour
-from simulator.world import ActionFault, FaultEffect, World
+from simulator.world import World
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -427,8 +428,7 @@ def inject(station: Station, the_fault: Fault, triggers: Triggers) -> bool:
         case k.GPU_HIDDEN_MEMORY:
             return hide_gpu_memory(world, int(p["gpu"]), int(p["mib"]))
         case k.VLLM_OOM:
-            world.policy = attrs.evolve(world.policy, vllm=attrs.evolve(
-                world.policy.vllm, memory_per_gpu_mib=int(p["need_mib"])))
+            world.vllm_need_mib = int(p["need_mib"])  # the policy stays; vLLM needs more
         case k.VLLM_CRASH_LOOP:
             triggers.crash_vllm += int(p["times"])
         case k.CONTROLLER_KILLED:
@@ -500,8 +500,7 @@ def hide_gpu_memory(world: World, index: int, mib: int) -> bool:
     gpu = world.gpus.get(index)
     if gpu is None or gpu.free_mib < mib:
         return False
-    alloc_id = world.next_alloc_id
-    world.next_alloc_id += 1
+    alloc_id = world.wiring.alloc_id()
     world.recorder.world_change(world.now_ns, "hide_gpu_memory", {"gpu": index, "mib": mib})
     gpu.allocate(alloc_id, 0, "", GpuProcessKind.GRAPHICS, mib)
     world.recorder.gpu_memory(world.now_ns, index, gpu.used_mib, "hidden allocation")
@@ -532,8 +531,7 @@ def corrupt_state_file(store: MemoryStore, name: str, how: str) -> bool:
     return True
 
 
-def heal(station: Station, triggers: Triggers, defaults: Mapping[str, UnitBehaviour],
-         policy: Policy) -> None:
+def heal(station: Station, triggers: Triggers, defaults: Mapping[str, UnitBehaviour]) -> None:
     """Undo every fault that can be undone; what is physically stuck stays stuck.
 
     Unit behaviours go back to `defaults`, injected action faults are dropped, evidence is
@@ -550,9 +548,7 @@ def heal(station: Station, triggers: Triggers, defaults: Mapping[str, UnitBehavi
     for name, behaviour in defaults.items():
         if world.systemd.units[name].behaviour != behaviour:
             world.set_unit_behaviour(name, behaviour)
-    if world.action_faults:
-        world.recorder.world_change(world.now_ns, "clear_action_faults", {})
-        world.action_faults.clear()
+    world.clear_action_faults()
     for group in list(world.unavailable):
         world.set_available(group)
     if world.session_behaviour != SessionBehaviour():
@@ -566,9 +562,10 @@ def heal(station: Station, triggers: Triggers, defaults: Mapping[str, UnitBehavi
     for index, gpu in world.gpus.items():
         if gpu.release.kind.value != "immediate":
             world.set_gpu_release(index, "immediate")
-    if world.policy != policy:
-        world.recorder.world_change(world.now_ns, "restore_world_policy", {})
-        world.policy = policy
+    if world.vllm_need_mib is not None:
+        if world.vllm_need_mib != world.policy.vllm.memory_per_gpu_mib:
+            world.recorder.world_change(world.now_ns, "restore_world_policy", {})
+        world.vllm_need_mib = None
     end_hung_jobs(world)
 
 

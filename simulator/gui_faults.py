@@ -57,5 +57,5 @@ def session_stuck_closing(world: World) -> bool:
              if s.type in ("wayland", "x11") and s.state != "closing"]
     for session_id in stuck:
         world.set_session_behaviour(SessionBehaviour(never_exits=True), session_id)
-        world.terminate_session(session_id)
+        world.wiring.terminate_session(session_id)
     return bool(stuck)

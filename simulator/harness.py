@@ -2,8 +2,10 @@
 
 Used by the Gherkin steps (tests/bdd), the hypothesis state machine (tests/stateful) and the
 fault campaigns: they all drive the same world API and the same `Reconciler` the `mode` CLI
-uses. The runtime state and the audit log live in memory (`MemoryStore`, `MemoryAuditLog`) so
-that thousands of transitions a second are possible; their bytes are the same as on disk.
+uses. The controller's policy is the world's (`World.policy`, one object: a step that edits
+the configuration calls `World.set_policy`). The runtime state and the audit log live in
+memory (`MemoryStore`, `MemoryAuditLog`) so that thousands of transitions a second are
+possible; their bytes are the same as on disk.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dubnium.policy import Policy
 from dubnium.reconcile import Reconciler, Reporter, Result, read_record
 from dubnium.records import Record
 from dubnium.state import MemoryStore, RuntimeState
+from simulator.backend import SimBackend
 from simulator.world import World
 
 CONTROLLER_PID = 4100
@@ -25,7 +28,6 @@ CONTROLLER_PID = 4100
 @attrs.define
 class Station:
     world: World
-    policy: Policy
     store: MemoryStore = attrs.field(factory=MemoryStore)
     audit: MemoryAuditLog = attrs.field(factory=MemoryAuditLog)
     reporter: Reporter | None = None
@@ -35,15 +37,23 @@ class Station:
     @classmethod
     def create(cls, seed: int = 0, gpus: int = 2, policy: Policy | None = None) -> Station:
         """A world booted to desktop (`World.create` adapts the default policy to `gpus`)."""
-        world = World.create(seed=seed, gpus=gpus, policy=policy)
-        return cls(world, world.policy)
+        return cls(World.create(seed=seed, gpus=gpus, policy=policy))
+
+    @property
+    def policy(self) -> Policy:
+        """The controller's policy: the world's."""
+        return self.world.policy
+
+    @property
+    def backend(self) -> SimBackend:
+        return SimBackend(self.world)
 
     @property
     def state(self) -> RuntimeState:
         return RuntimeState(self.store)
 
     def controller(self, pid: int | None = None) -> Reconciler:
-        return Reconciler(self.world.backend(), self.policy, self.state, self.audit,
+        return Reconciler(self.backend, self.policy, self.state, self.audit,
                           pid=pid or self.pid, reporter=self.reporter,
                           classifier=self.classifier)
 

@@ -29,9 +29,10 @@ from dubnium.idlewatch import IdleWatcher
 from dubnium.modes import Mode
 from dubnium.policy import Idle, default_policy
 from dubnium.reconcile import Reconciler, Result
+from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.harness import Station
 from simulator.rng import Streams
-from simulator.world import ActionFault, FaultEffect, World, WorldError
+from simulator.world import World, WorldError
 
 # Operations and their weights: what clears a blocker is drawn more often than what sets
 # one, so that automation gets to act (a campaign where nothing is ever idle proves nothing).
@@ -99,7 +100,7 @@ class IdleRun:
 
     def watcher(self) -> IdleWatcher:
         st = self.station
-        rec = CheckedReconciler(st.world.backend(), st.policy, st.state, st.audit, pid=st.pid)
+        rec = CheckedReconciler(st.backend, st.policy, st.state, st.audit, pid=st.pid)
         rec.check = self._check
         return self._make_watcher(rec)
 

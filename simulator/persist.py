@@ -40,6 +40,7 @@ from dubnium.plan import Step
 from dubnium.policy import Policy
 from dubnium.reconcile import Reporter
 from dubnium.studiofacts import AudioReadiness, CpuSetting
+from simulator import worldjson
 from simulator.backend import SimBackend
 from simulator.clock import PacedClock, seconds_to_ns
 from simulator.trace import Recorder
@@ -77,7 +78,7 @@ class WorldFile:
                 "mode-sim create --force"
             ) from None
         try:
-            return World.from_json(data, recorder)
+            return worldjson.load(data, recorder)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError,
                 OverflowError) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -90,7 +91,7 @@ class WorldFile:
     def save(self, world: World) -> None:
         """Write atomically: a temp file in the same directory, every byte, fsync, rename,
         fsync the dir. StorageError (the old file intact) when the disk refuses."""
-        data = json.dumps(world.to_json(), sort_keys=True, separators=(",", ":"))
+        data = json.dumps(worldjson.dump(world), sort_keys=True, separators=(",", ":"))
         try:
             fsutil.atomic_write(self.path, (data + "\n").encode())
         except OSError as exc:
@@ -332,5 +333,5 @@ class WriteThrough:
 
 def world_json_text(world: World) -> str:
     """The world as indented, key-sorted JSON text (what `mode-sim show --json` prints)."""
-    data: Any = world.to_json()
+    data: Any = worldjson.dump(world)
     return json.dumps(data, indent=2, sort_keys=True)

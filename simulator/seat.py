@@ -71,7 +71,7 @@ class Seat:
         ids = [session_id] if session_id is not None else self._graphical()
         if not ids:
             raise self._error("no graphical session to set an idle hint on")
-        w._change("set_idle_hint", {"idle": idle, "session": session_id or ""})
+        w.change("set_idle_hint", {"idle": idle, "session": session_id or ""})
         for sid in ids:
             old = self.hints.get(sid)
             if old is None or old.idle != idle:
@@ -85,7 +85,7 @@ class Seat:
         if not kinds or mode not in ("block", "delay"):
             raise self._error("an inhibitor needs a kind (idle, sleep, ...) and mode block|delay")
         w = self.world
-        w._change("take_inhibitor", {"what": what, "who": who, "why": why, "mode": mode})
+        w.change("take_inhibitor", {"what": what, "who": who, "why": why, "mode": mode})
         pid = w.processes.spawn(INHIBIT_COMM, ProcessRole.APP, w.now_ns).pid
         self.inhibitors.append(SimInhibitor(kinds, who, why, mode, OWNER_UID, pid))
         return pid
@@ -96,16 +96,16 @@ class Seat:
         if not held:
             raise self._error(f"no inhibitor held by {who!r}")
         w = self.world
-        w._change("release_inhibitor", {"who": who})
+        w.change("release_inhibitor", {"who": who})
         self.inhibitors = [x for x in self.inhibitors if x.who != who]
         for lock in held:
-            w._exit_pid(lock.pid)
+            w.wiring.exit_pid(lock.pid)
 
     def press_key(self) -> None:
         """Someone touches the keyboard at the seat: the console's tty sees the key, and every
         graphical session's idle hint is cleared (its compositor sees the input)."""
         w = self.world
-        w._change("press_key", {})
+        w.change("press_key", {})
         self.console_key_ns = w.now_ns
         for sid in self._graphical():
             if self.hints.get(sid, Hint(False, 0)).idle:
@@ -114,9 +114,9 @@ class Seat:
     def start_app(self, comm: str) -> int:
         """An application starts (an exclusive one, if the policy lists it): its pid."""
         w = self.world
-        w._change("start_app", {"comm": comm})
+        w.change("start_app", {"comm": comm})
         return w.processes.spawn(comm, ProcessRole.APP, w.now_ns,
-                                 session_id=w._owner_session()).pid
+                                 session_id=w.wiring.owner_session()).pid
 
     def stop_app(self, comm: str) -> None:
         w = self.world
@@ -124,9 +124,9 @@ class Seat:
                    if p.comm == comm[:15] and p.comm != INHIBIT_COMM]
         if not running:
             raise self._error(f"no application {comm!r} is running")
-        w._change("stop_app", {"comm": comm})
+        w.change("stop_app", {"comm": comm})
         for process in running:
-            w._exit_pid(process.pid)
+            w.wiring.exit_pid(process.pid)
 
     # ------------------------------------------------------------------ observation
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from dubnium import fsutil
-from dubnium.policy import Policy, load_policy_data
 from simulator import faults as f
 from simulator import jsonutil
 from simulator.faults import ControllerKilled, Fault, FaultKind, Triggers, _Armed
@@ -41,7 +40,6 @@ class ShellFaults:
         self.path = Path(state_dir) / FAULTS_FILE
         self.added: list[Fault] = []
         self.defaults: dict[str, UnitBehaviour] = {}  # unit behaviours before the first fault
-        self.policy: dict[str, Any] | None = None  # the world's policy before the first fault
         self.armed: list[tuple[Fault, int, str]] = []
         self.crash_vllm = 0
         self.unavailable_for: dict[str, int] = {}
@@ -63,7 +61,6 @@ class ShellFaults:
         faults.added = [Fault.from_json(x) for x in data["added"]]
         faults.defaults = {name: jsonutil.from_json(UnitBehaviour, b)
                            for name, b in data["defaults"].items()}
-        faults.policy = data.get("policy")
         faults.armed = [(Fault.from_json(a["fault"]), int(a["countdown"]), str(a["on"]))
                         for a in data["armed"]]
         faults.crash_vllm = int(data["crash_vllm"])
@@ -78,7 +75,6 @@ class ShellFaults:
             "faults_version": FAULTS_VERSION,
             "added": [x.to_json() for x in self.added],
             "defaults": {name: jsonutil.to_json(b) for name, b in self.defaults.items()},
-            "policy": self.policy,
             "armed": [{"fault": x.to_json(), "countdown": n, "on": on}
                       for x, n, on in self.armed],
             "crash_vllm": self.crash_vllm,
@@ -89,7 +85,7 @@ class ShellFaults:
     # ----------------------------------------------------------------- triggers
 
     def triggers(self, world: World) -> Triggers:
-        station = Station(world, world.policy)
+        station = Station(world)
         triggers = Triggers(station)
         triggers.armed = [_Armed(x, n, on) for x, n, on in self.armed]
         triggers.crash_vllm = self.crash_vllm
@@ -118,13 +114,12 @@ class ShellFaults:
                              "world's state directory is a real one (fill or remount it)")
         if not self.added:
             self.defaults = {name: u.behaviour for name, u in world.systemd.units.items()}
-            self.policy = world.policy.to_json()
         if fault.kind is FaultKind.STATE_FILE_CORRUPT:
             applied = corrupt_file(Path(state_dir), str(fault.params["file"]),
                                    str(fault.params["how"]))
         else:
             triggers = self.triggers(world)
-            applied = f.inject(Station(world, world.policy), fault, triggers)
+            applied = f.inject(Station(world), fault, triggers)
             self.keep(triggers)
         if not applied:
             return f"{fault.kind.value}: cannot apply now (nothing changed)"
@@ -147,9 +142,7 @@ class ShellFaults:
         if not self.added:
             return "no faults to clear"
         triggers = self.triggers(world)
-        policy: Policy = (load_policy_data(self.policy) if self.policy is not None
-                          else world.policy)
-        f.heal(Station(world, world.policy), triggers, self.defaults, policy)
+        f.heal(Station(world), triggers, self.defaults)
         count = len(self.added)
         self.added, self.armed, self.crash_vllm, self.unavailable_for = [], [], 0, {}
         return f"cleared {count} fault(s); what is physically stuck stays stuck"

@@ -36,7 +36,7 @@ class StateWatcher(Reporter):
         self.seen: list[ObservedState] = []
 
     def step_finished(self, leg: str, step: object, status: str, detail: str) -> None:
-        self.seen.append(classify(self.station.world.observe(), self.station.policy).state)
+        self.seen.append(classify(self.station.backend.observe(), self.station.policy).state)
 
 
 @attrs.define
@@ -62,7 +62,7 @@ class Scene:
         return self.result
 
     def facts(self) -> HostFacts:
-        return self.st.world.observe()
+        return self.st.backend.observe()
 
 
 @pytest.fixture
@@ -271,22 +271,24 @@ def model_not_seeded(scene: Scene) -> None:
 @given(parsers.parse('the studio capability is placed "{where}"'))
 def studio_placed(scene: Scene, where: str) -> None:
     policy = scene.st.policy
-    scene.st.policy = attrs.evolve(policy, placement=attrs.evolve(policy.placement, studio=where))
+    scene.st.world.set_policy(
+        attrs.evolve(policy, placement=attrs.evolve(policy.placement, studio=where)))
 
 
 @given(parsers.parse('the configured compute target "{name}" is not installed'))
 def target_missing(scene: Scene, name: str) -> None:
     policy = scene.st.policy
-    scene.st.policy = attrs.evolve(policy, units=attrs.evolve(policy.units, compute_target=name))
+    scene.st.world.set_policy(
+        attrs.evolve(policy, units=attrs.evolve(policy.units, compute_target=name)))
 
 
 def _restart_slowly(scene: Scene, unit: str) -> None:
     """Stop `unit`, then start it with a 300 s start job: it stays `activating`."""
     world = scene.st.world
     world.set_unit_behaviour(unit, UnitBehaviour(start_s=300.0))
-    world.backend().stop_unit(unit)
+    scene.st.backend.stop_unit(unit)
     world.advance(5)
-    world.backend().start_unit(unit)
+    scene.st.backend.start_unit(unit)
     world.advance(1)
 
 
@@ -304,8 +306,8 @@ def unreadable(scene: Scene, what: str, reason: str) -> None:
 @given(parsers.parse('the policy makes "{guard}" a soft guard'))
 def soft_guard(scene: Scene, guard: str) -> None:
     policy = scene.st.policy
-    scene.st.policy = attrs.evolve(policy, thresholds=attrs.evolve(policy.thresholds,
-                                                                   soft=(guard,)))
+    scene.st.world.set_policy(
+        attrs.evolve(policy, thresholds=attrs.evolve(policy.thresholds, soft=(guard,))))
 
 
 @then(parsers.parse('the blocking guard is "{guard}"'))
@@ -353,7 +355,7 @@ def desktop_holds(scene: Scene, mib: int) -> None:
 @given(parsers.parse('the workstation came up with "{target}" as its boot target'))
 def came_up_as(scene: Scene, target: str) -> None:
     world = scene.st.world
-    world.backend().isolate(target)
+    scene.st.backend.isolate(target)
     world.advance(60)
     assert scene.st.observe().state is not ObservedState.DESKTOP
 
@@ -372,8 +374,7 @@ def release_partial(scene: Scene, index: int, mib: int) -> None:
 def vllm_needs(scene: Scene, mib: int) -> None:
     policy = attrs.evolve(scene.st.policy,
                           vllm=attrs.evolve(scene.st.policy.vllm, memory_per_gpu_mib=mib))
-    scene.st.policy = policy
-    scene.st.world.policy = policy
+    scene.st.world.set_policy(policy)
 
 
 @then("the record says the display GPU was not released")
@@ -395,8 +396,8 @@ def never_state(scene: Scene, state: str) -> None:
 def vllm_by_hand(scene: Scene) -> None:
     world = scene.st.world
     gpu = world.gpus[1]
-    world.backend().write_vllm_profile(VllmProfile("compute", (gpu.spec.uuid,), (1,)))
-    world.backend().start_unit(scene.st.policy.units.vllm)
+    scene.st.backend.write_vllm_profile(VllmProfile("compute", (gpu.spec.uuid,), (1,)))
+    scene.st.backend.start_unit(scene.st.policy.units.vllm)
     world.advance(120)
 
 
@@ -407,7 +408,7 @@ def desired_says(scene: Scene, mode: str) -> None:
 
 @given("the studio overlay services were started by hand")
 def overlay_by_hand(scene: Scene) -> None:
-    backend, names = scene.st.world.backend(), scene.st.policy.units
+    backend, names = scene.st.backend, scene.st.policy.units
     backend.start_unit(names.studio_policy)
     backend.start_unit(names.audio_priority)
     scene.st.world.advance(10)
@@ -442,7 +443,7 @@ def lock_recovered(scene: Scene) -> None:
 def someone_sets_slice(scene: Scene, name: str, weight: int) -> None:
     full = f"{name}.slice"
     current = _slice(scene, full)
-    scene.st.world.backend().set_slice_properties(full, attrs.evolve(current, cpu_weight=weight))
+    scene.st.backend.set_slice_properties(full, attrs.evolve(current, cpu_weight=weight))
 
 
 @when("the workstation reboots")
@@ -633,8 +634,8 @@ def exo_restarting(scene: Scene) -> None:
 @when("EXO is started by hand")
 def exo_by_hand(scene: Scene) -> None:
     world = scene.st.world
-    world.backend().write_exo_profile(VllmProfile("compute", (world.gpus[1].spec.uuid,), (1,)))
-    world.backend().start_unit(scene.st.policy.units.exo)
+    scene.st.backend.write_exo_profile(VllmProfile("compute", (world.gpus[1].spec.uuid,), (1,)))
+    scene.st.backend.start_unit(scene.st.policy.units.exo)
     world.advance(60)
 
 
@@ -649,7 +650,7 @@ def runtime_file_garbage(scene: Scene, name: str) -> None:
 @given(parsers.parse("setting slice properties reports success {times:d} times without "
                      "changing anything"))
 def slice_calls_ignored(scene: Scene, times: int) -> None:
-    from simulator.world import ActionFault, FaultEffect
+    from simulator.actionfaults import ActionFault, FaultEffect
 
     scene.st.world.inject_action_fault(
         ActionFault("set_slice_properties", FaultEffect.IGNORED, times=times))

@@ -17,7 +17,7 @@ from tests.bdd.conftest import LoginAtStep, Scene
 @given("the display manager was stopped behind the controller's back")
 def display_manager_stopped(scene: Scene) -> None:
     world = scene.st.world
-    world.backend().stop_unit(scene.st.policy.units.display_manager)
+    scene.st.backend.stop_unit(scene.st.policy.units.display_manager)
     world.settle()
 
 

@@ -21,9 +21,9 @@ from dubnium.modes import Mode, ObservedState
 from dubnium.reconcile import Reporter
 from dubnium.records import AbandonedRecord, AttemptRecord
 from simulator import oracle
+from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.faults import ControllerKilled
 from simulator.harness import Station
-from simulator.world import ActionFault, FaultEffect
 from tests.bdd.conftest import Scene
 
 

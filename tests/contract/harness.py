@@ -16,6 +16,7 @@ from typing import Protocol
 from dubnium.backend import Backend
 from dubnium.facts import HostFacts
 from dubnium.policy import Policy
+from simulator.backend import SimBackend
 
 
 class Harness(Protocol):
@@ -52,7 +53,7 @@ class SimHarness:
 
         self.world = World.create(seed=seed)
         self.world.settle()
-        self.backend: Backend = self.world.backend()
+        self.backend: Backend = SimBackend(self.world)
         self.policy = self.world.policy
 
     def wait_until(

@@ -16,6 +16,7 @@ from dubnium import plan as p
 from dubnium.facts import SliceSettings, VllmProfile
 from dubnium.modes import Mode
 from dubnium.records import to_json
+from simulator.backend import SimBackend
 from simulator.campaign import (
     CampaignExit,
     CampaignResult,
@@ -50,8 +51,8 @@ def test_vllm_started_behind_the_studio_overlay_is_a_violation() -> None:
     run = _run()
     assert "converged" == run.request(Mode.STUDIO_LOCAL)
     world = run.station.world
-    world.backend().write_vllm_profile(VllmProfile("compute", (world.gpus[1].spec.uuid,), (1,)))
-    world.backend().start_unit(run.policy.units.vllm)
+    SimBackend(world).write_vllm_profile(VllmProfile("compute", (world.gpus[1].spec.uuid,), (1,)))
+    SimBackend(world).start_unit(run.policy.units.vllm)
     world.advance(60)
     run.checker.check_now()
     assert ["no vLLM in studio-local"] == _rules(run)
@@ -62,8 +63,8 @@ def test_compute_placed_on_the_display_gpu_under_a_gui_is_a_violation() -> None:
     run = _run()
     world = run.station.world
     run.station.observe()  # the controller has seen the desktop session
-    world.backend().write_vllm_profile(VllmProfile("compute", (world.gpus[0].spec.uuid,), (0,)))
-    world.backend().start_unit(run.policy.units.vllm)
+    SimBackend(world).write_vllm_profile(VllmProfile("compute", (world.gpus[0].spec.uuid,), (0,)))
+    SimBackend(world).start_unit(run.policy.units.vllm)
     world.advance(60)
     run.checker.check_now()
     assert "no compute on the display GPU with a GUI" in _rules(run)

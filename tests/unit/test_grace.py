@@ -32,13 +32,13 @@ def test_cancel_in_the_grace_period_leaves_the_host_untouched() -> None:
     """Cancelled: exit 27, outcome cancelled, still desktop with its session, desired back to
     desktop, the cancellation told to the session and recorded; the cancel file is gone."""
     station = Station.create(seed=2, gpus=1)
-    before = station.world.observe()
+    before = station.backend.observe()
     station.reporter = CancelAtGrace(station)
     result = station.request(Mode.COMPUTE)
     assert (result.outcome.value, result.exit_code) == ("cancelled", ExitCode.CANCELLED)
     assert (station.observe().state.value, station.state.read_desired()) == (
         "desktop", Mode.DESKTOP)
-    assert (station.world.observe().sessions, station.world.observe().units) == (
+    assert (station.backend.observe().sessions, station.backend.observe().units) == (
         before.sessions, before.units)
     assert station.world.notifications[-1]["summary"] == "Switch to compute cancelled"
     assert "cancellation notification: delivered to 1 of 1 graphical session(s)" in (

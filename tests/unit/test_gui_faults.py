@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator import gui_faults
+from simulator.backend import SimBackend
 from simulator.world import World
 
 
@@ -14,7 +15,7 @@ def test_the_greeter_retakes_the_display_gpu_while_the_display_manager_stops() -
     """A slow display-manager stop shows the greeter on GPU 0 until the manager is down."""
     world = World.create(seed=3)
     gui_faults.greeter_retakes_gpu(world, 5.0)
-    world.backend().stop_unit(world.policy.units.display_manager)
+    SimBackend(world).stop_unit(world.policy.units.display_manager)
     world.advance(1.5)
     assert ([("greeter", "greeter", "active")], 600) == (_sessions(world),
                                                          world.gpus[0].used_mib)
@@ -46,6 +47,6 @@ def test_a_display_manager_that_fails_does_not_come_back() -> None:
     world = World.create(seed=3)
     name = world.policy.units.display_manager
     assert gui_faults.display_manager_fails(world, crash_now=True)
-    world.backend().start_unit(name)
+    SimBackend(world).start_unit(name)
     world.advance(30)
     assert ("failed", []) == (world.systemd.units[name].active.value, _sessions(world))

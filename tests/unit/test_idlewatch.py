@@ -12,8 +12,8 @@ from dubnium.backend import BackendError, DubniumError, StateCorrupt
 from dubnium.doctor import diagnose
 from dubnium.idlewatch import CONTROL_FILE, STATE_FILE, IdleWatcher, status_json
 from dubnium.policy import Idle, default_policy
+from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.harness import Station
-from simulator.world import ActionFault, FaultEffect
 
 POLICY = attrs.evolve(default_policy(), idle=Idle(enable=True, after_s=60, poll_interval_s=30))
 
@@ -40,11 +40,11 @@ def test_a_failing_poll_is_reported_and_the_next_one_comes() -> None:
     """With on_error the loop survives a backend error; without it the error propagates."""
     st = station()
     errors: list[DubniumError] = []
-    watcher = IdleWatcher(st.controller(), Flaky(st.world.backend()))
+    watcher = IdleWatcher(st.controller(), Flaky(st.backend))
     assert (3, ["logind: Connection refused"]) == (
         watcher.run(ticks=3, on_error=errors.append), [str(e) for e in errors])
     with pytest.raises(BackendError):
-        IdleWatcher(st.controller(), Flaky(st.world.backend())).run(ticks=1)
+        IdleWatcher(st.controller(), Flaky(st.backend)).run(ticks=1)
 
 
 def test_pause_resume_wake_are_audited_and_kept_apart_from_the_watchers_file() -> None:
@@ -100,7 +100,7 @@ def test_doctor_says_when_no_session_ever_set_the_idle_hint(tmp_path: Path) -> N
     """`mode doctor` (dubnium.doctor) on a desktop whose session never set IdleHint, with
     idle automation on: one problem naming IdleHint; after the hint is set: none."""
     st = station()
-    backend = st.world.backend()
+    backend = st.backend
 
     def idle_problems() -> list[str]:
         report = diagnose(backend, POLICY, st.state, st.audit, tmp_path, simulated=True)

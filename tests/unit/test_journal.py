@@ -13,8 +13,8 @@ from dubnium.journal import Journal, Phase
 from dubnium.modes import Mode, ObservedState
 from dubnium.reconcile import Reporter
 from dubnium.records import AbandonedRecord, AttemptRecord, Outcome, RecoveryOutcome
+from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.harness import Station
-from simulator.world import ActionFault, FaultEffect
 
 
 class Killed(BaseException):

@@ -9,7 +9,7 @@ from simulator.harness import Station
 
 def _station(sink: MemorySink) -> Station:
     station = Station.create(seed=3, gpus=1)
-    station.reporter = JournalReporter(sink, station.world.backend().clock)
+    station.reporter = JournalReporter(sink, station.backend.clock)
     return station
 
 

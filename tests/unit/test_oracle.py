@@ -8,6 +8,7 @@ from dubnium.modes import Confidence, Mode, ObservedState
 from dubnium.observe import Markers, Observation
 from dubnium.policy import Policy
 from simulator import oracle
+from simulator.backend import SimBackend
 from simulator.campaign import Run, run_plan
 from simulator.faults import FaultPlan, draw_plan
 
@@ -46,7 +47,7 @@ def test_display_manager_stopped_behind_the_controller_is_not_desktop() -> None:
     """A display manager stopped (its session gone) leaves desktop.target up but no desktop."""
     run = _run()
     world = run.station.world
-    world.backend().stop_unit(run.policy.units.display_manager)
+    SimBackend(world).stop_unit(run.policy.units.display_manager)
     world.settle()
     assert (None, ["display-manager.service not active",
                    "no open graphical session with a live compositor"]) == (
@@ -57,7 +58,7 @@ def test_mode_current_claiming_desktop_without_a_display_manager_is_a_violation(
     """`mode current` (here a units-only observer) saying desktop on that host is caught."""
     run = _run(classifier=units_only)
     world = run.station.world
-    world.backend().stop_unit(run.policy.units.display_manager)
+    SimBackend(world).stop_unit(run.policy.units.display_manager)
     world.settle()
     run.checker.check_now()
     assert ["never report a mode the world is not in"] == _rules(run)
@@ -67,7 +68,7 @@ def test_the_real_observer_is_not_flagged_on_that_host() -> None:
     """The controller's observer says degraded-desktop there: no violation."""
     run = _run()
     world = run.station.world
-    world.backend().stop_unit(run.policy.units.display_manager)
+    SimBackend(world).stop_unit(run.policy.units.display_manager)
     world.settle()
     run.checker.check_now()
     assert ([], "degraded-desktop") == (_rules(run), run.current_state())
@@ -75,8 +76,8 @@ def test_the_real_observer_is_not_flagged_on_that_host() -> None:
 
 def _vllm_on_display_gpu(run: Run) -> None:
     world = run.station.world
-    world.backend().write_vllm_profile(VllmProfile("compute", (world.gpus[0].spec.uuid,), (0,)))
-    world.backend().start_unit(run.policy.units.vllm)
+    SimBackend(world).write_vllm_profile(VllmProfile("compute", (world.gpus[0].spec.uuid,), (0,)))
+    SimBackend(world).start_unit(run.policy.units.vllm)
     world.advance(60)
 
 
@@ -85,12 +86,12 @@ def test_display_manager_bringing_up_a_gui_over_compute_is_a_violation() -> None
     starts it too early) breaks the exclusion, though nobody observed anything."""
     run = _run()
     world = run.station.world
-    world.backend().stop_unit(run.policy.units.display_manager)
+    SimBackend(world).stop_unit(run.policy.units.display_manager)
     world.settle()
     _vllm_on_display_gpu(run)
     run.checker.check_now()
     assert [] == _rules(run)
-    world.backend().start_unit(run.policy.units.display_manager)
+    SimBackend(world).start_unit(run.policy.units.display_manager)
     world.advance(10)
     run.checker.check_now()
     assert ["no compute on the display GPU with a GUI"] == _rules(run)

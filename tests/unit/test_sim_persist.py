@@ -12,14 +12,17 @@ from hypothesis import strategies as st
 
 from dubnium.backend import BackendError, BackendUnavailable, StateCorrupt
 from dubnium.facts import VllmProfile
+from simulator import worldjson
+from simulator.actionfaults import ActionFault, FaultEffect
+from simulator.backend import SimBackend
 from simulator.persist import WORLD_FILE, SimSession, WorldFile
-from simulator.world import ActionFault, FaultEffect, World, WorldError
+from simulator.world import World, WorldError
 
 
 def busy_world(seed: int) -> World:
     """A world mid-flight: jobs running, a session closing, GPU releases pending."""
     world = World.create(seed=seed)
-    b = world.backend()
+    b = SimBackend(world)
     world.start_audio_stream("firefox")
     world.add_user_job("cargo", runtime_s=42)
     world.set_gpu_release(0, "delayed", delay_s=7)
@@ -33,25 +36,25 @@ def busy_world(seed: int) -> World:
 def test_round_trip_gives_identical_json() -> None:
     """from_json(to_json(w)).to_json() == to_json(w), pending events included."""
     world = busy_world(11)
-    data = json.loads(json.dumps(world.to_json()))
+    data = json.loads(json.dumps(worldjson.dump(world)))
     assert data["events"], "the world should be mid-flight"
-    assert data == World.from_json(data).to_json()
+    assert data == worldjson.dump(worldjson.load(data))
 
 
 def test_a_restored_world_continues_exactly_like_the_original() -> None:
     """Save mid-flight, restore, run both on: the same world (rng, events, pids, memory)."""
     original = busy_world(11)
-    restored = World.from_json(json.loads(json.dumps(original.to_json())))
+    restored = worldjson.load(json.loads(json.dumps(worldjson.dump(original))))
     for w in (original, restored):
         w.advance(30)
-        w.backend().isolate("desktop.target")
+        SimBackend(w).isolate("desktop.target")
         w.advance(30)
-    assert original.to_json() == restored.to_json()
+    assert worldjson.dump(original) == worldjson.dump(restored)
 
 
 def test_same_seed_and_same_calls_give_identical_worlds() -> None:
     """Determinism: two runs of the same script with one seed serialise identically."""
-    assert busy_world(5).to_json() == busy_world(5).to_json()
+    assert worldjson.dump(busy_world(5)) == worldjson.dump(busy_world(5))
 
 
 def test_different_seeds_give_different_hardware_ids() -> None:
@@ -67,7 +70,7 @@ def test_world_file_save_and_load(tmp_path: Path) -> None:
     world = busy_world(3)
     file.save(world)
     assert [WORLD_FILE] == sorted(p.name for p in file.state_dir.iterdir())
-    assert world.to_json() == file.load().to_json()
+    assert worldjson.dump(world) == worldjson.dump(file.load())
 
 
 def test_a_missing_world_is_backend_unavailable(tmp_path: Path) -> None:
@@ -77,7 +80,7 @@ def test_a_missing_world_is_backend_unavailable(tmp_path: Path) -> None:
 
 
 def _corrupt_texts() -> dict[str, str]:
-    good = World.create(seed=1).to_json()
+    good = worldjson.dump(World.create(seed=1))
     text = json.dumps(good)
 
     def edited(**changes: Any) -> str:
@@ -156,7 +159,7 @@ def test_any_sequence_keeps_gpus_sane_and_round_trips(ops: list[tuple[str, int]]
                                                        seed: int) -> None:
     """After any sequence of world and backend calls: GPUs within bounds, JSON round-trips."""
     world = World.create(seed=seed)
-    b = world.backend()
+    b = SimBackend(world)
     uuids = tuple(g.spec.uuid for g in world.gpus.values())
     for op, n in ops:
         try:
@@ -195,5 +198,5 @@ def test_any_sequence_keeps_gpus_sane_and_round_trips(ops: list[tuple[str, int]]
             pass
         for g in world.gpus.values():
             assert 0 <= g.used_mib <= g.spec.total_mib
-        data = json.loads(json.dumps(world.to_json()))
-        assert data == World.from_json(data).to_json()
+        data = json.loads(json.dumps(worldjson.dump(world)))
+        assert data == worldjson.dump(worldjson.load(data))

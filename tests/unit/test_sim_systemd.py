@@ -8,13 +8,14 @@ import pytest
 from dubnium.backend import BackendError
 from dubnium.facts import SliceSettings, Unavailable, VllmProfile
 from dubnium.policy import default_policy
+from simulator.backend import SimBackend
 from simulator.systemd import UnitBehaviour
 from simulator.trace import CollectingRecorder
 from simulator.world import World
 
 
 def states(world: World) -> dict[str, str]:
-    units = world.observe().units
+    units = SimBackend(world).observe().units
     assert not isinstance(units, Unavailable)
     return {u.name: u.active.value for u in units.units}
 
@@ -42,9 +43,9 @@ def test_isolate_compute_keeps_base_services_and_ignore_on_isolate_units() -> No
     """Isolating compute stops the GUI but keeps dbus/logind, k3s and the (ignored) slices."""
     policy = attrs.evolve(default_policy(), k3s_enable=True)
     world = World.create(seed=1, policy=policy)
-    world.backend().set_slice_properties("ai.slice", SliceSettings(cpu_weight=7))
+    SimBackend(world).set_slice_properties("ai.slice", SliceSettings(cpu_weight=7))
     world.systemd.start("ai.slice")
-    world.backend().isolate("compute.target")
+    SimBackend(world).isolate("compute.target")
     world.settle()
     up = active(world)
     assert {"dbus.service", "systemd-logind.service", "multi-user.target", "k3s.service",
@@ -56,7 +57,7 @@ def test_isolate_compute_keeps_base_services_and_ignore_on_isolate_units() -> No
 def test_starting_compute_stops_the_conflicting_targets_but_not_the_display_manager() -> None:
     """Conflicts= stops graphical/desktop targets; the DM (only Wanted) keeps running."""
     world = World.create(seed=1)
-    world.backend().start_unit("compute.target")
+    SimBackend(world).start_unit("compute.target")
     world.settle()
     s = states(world)
     assert ("inactive", "inactive", "active") == (
@@ -66,7 +67,7 @@ def test_starting_compute_stops_the_conflicting_targets_but_not_the_display_mana
 def test_conflicts_are_symmetric() -> None:
     """Starting desktop.target stops compute.target, which only names the conflict itself."""
     world = World.create(seed=1)
-    b = world.backend()
+    b = SimBackend(world)
     b.write_vllm_profile(compute_profile(world))
     b.isolate("compute.target")
     world.settle()
@@ -80,7 +81,7 @@ def test_conflicts_are_symmetric() -> None:
 def test_stopping_compute_target_stops_vllm_through_part_of() -> None:
     """PartOf=compute.target: stopping the target stops vllm.service."""
     world = World.create(seed=1)
-    b = world.backend()
+    b = SimBackend(world)
     b.write_vllm_profile(compute_profile(world))
     b.isolate("compute.target")
     world.settle()
@@ -93,11 +94,11 @@ def test_stopping_compute_target_stops_vllm_through_part_of() -> None:
 def test_overlay_units_remain_after_exit_and_stop_with_desktop() -> None:
     """The studio oneshots stay active (exited) and are stopped with desktop.target."""
     world = World.create(seed=1)
-    b = world.backend()
+    b = SimBackend(world)
     b.start_unit("studio-local-policy.service")
     b.start_unit("audio-priority.service")
     world.settle()
-    units = world.observe().units
+    units = SimBackend(world).observe().units
     assert not isinstance(units, Unavailable)
     fact = units.get("studio-local-policy.service")
     assert ("active", "exited") == (fact.active.value, fact.sub)
@@ -115,7 +116,7 @@ def test_oneshot_without_remain_after_exit_goes_back_to_inactive() -> None:
     world = World.create(seed=1)
     world.systemd.add(UnitSpec("fire-once.service", oneshot=True), UnitBehaviour(start_s=1))
     world.systemd.index()
-    world.backend().start_unit("fire-once.service")
+    SimBackend(world).start_unit("fire-once.service")
     assert "activating" == states(world)["fire-once.service"]
     world.settle()
     assert "inactive" == states(world)["fire-once.service"]
@@ -125,7 +126,7 @@ def test_jobs_show_activating_for_their_duration() -> None:
     """A start job is `activating` until its duration has passed, then `active`."""
     world = World.create(seed=1)
     world.set_unit_behaviour("audio-priority.service", UnitBehaviour(start_s=2.0, stop_s=1.0))
-    world.backend().start_unit("audio-priority.service")
+    SimBackend(world).start_unit("audio-priority.service")
     seen = [states(world)["audio-priority.service"]]
     world.advance(1.0)
     seen.append(states(world)["audio-priority.service"])
@@ -138,13 +139,13 @@ def test_isolate_requires_allow_isolate() -> None:
     """Isolating a target without AllowIsolate= is refused like systemd refuses it."""
     world = World.create(seed=1)
     with pytest.raises(BackendError, match="may not be isolated") as caught:
-        world.backend().isolate("graphical.target")
+        SimBackend(world).isolate("graphical.target")
     assert caught.value.temporary is False
 
 
 def test_unknown_unit_is_a_permanent_error() -> None:
     """start/stop/isolate of a unit that does not exist: a permanent BackendError."""
-    b = World.create(seed=1).backend()
+    b = SimBackend(World.create(seed=1))
     for action in (b.start_unit, b.stop_unit, b.isolate):
         with pytest.raises(BackendError, match="not found") as caught:
             action("nope.service")
@@ -156,12 +157,12 @@ def test_a_failing_start_fails_the_unit_and_its_requirers_get_dependency() -> No
     world = World.create(seed=1)
     recorder = CollectingRecorder()
     world.recorder = recorder
-    world.backend().isolate("compute.target")  # dbus and logind stay up...
+    SimBackend(world).isolate("compute.target")  # dbus and logind stay up...
     world.settle()
     world.systemd.stop("dbus.service")  # ...so take them down first
     world.settle()
     world.set_unit_behaviour("dbus.service", UnitBehaviour(start_s=0.1, start_fails=True))
-    world.backend().start_unit("systemd-logind.service")
+    SimBackend(world).start_unit("systemd-logind.service")
     world.settle()
     s = states(world)
     assert ("failed", "inactive") == (s["dbus.service"], s["systemd-logind.service"])
@@ -173,7 +174,7 @@ def test_a_hanging_job_never_finishes() -> None:
     """start_hangs: the unit stays activating however long we wait."""
     world = World.create(seed=1)
     world.set_unit_behaviour("audio-priority.service", UnitBehaviour(start_hangs=True))
-    world.backend().start_unit("audio-priority.service")
+    SimBackend(world).start_unit("audio-priority.service")
     world.advance(3600)
     assert "activating" == states(world)["audio-priority.service"]
 
@@ -183,9 +184,9 @@ def test_targets_wait_for_what_they_want() -> None:
     world = World.create(seed=1)
     recorder = CollectingRecorder()
     world.recorder = recorder
-    world.backend().isolate("compute.target")
+    SimBackend(world).isolate("compute.target")
     world.settle()
-    world.backend().isolate("desktop.target")
+    SimBackend(world).isolate("desktop.target")
     world.settle()
     order = [c["unit"] for c in recorder.named("unit_state") if c["new"] == "active"]
     assert order.index("display-manager.service") < order.index("graphical.target") < \
@@ -195,7 +196,7 @@ def test_targets_wait_for_what_they_want() -> None:
 def test_a_stop_job_replaces_a_running_start_job() -> None:
     """Stopping vLLM while it loads: it ends inactive and holds no GPU memory."""
     world = World.create(seed=1)
-    b = world.backend()
+    b = SimBackend(world)
     b.write_vllm_profile(compute_profile(world))
     b.start_unit("vllm.service")
     world.advance(1.0)
@@ -209,9 +210,9 @@ def test_a_stop_job_replaces_a_running_start_job() -> None:
 def test_slice_properties_are_replaced_at_run_time() -> None:
     """set_slice_properties replaces the slice's settings; unknown slice: BackendError."""
     world = World.create(seed=1)
-    b = world.backend()
+    b = SimBackend(world)
     b.set_slice_properties("platform.slice", SliceSettings(cpu_weight=20, io_weight=30))
-    slices = world.observe().slice_settings()
+    slices = SimBackend(world).observe().slice_settings()
     assert not isinstance(slices, Unavailable)
     assert SliceSettings(cpu_weight=20, io_weight=30) == slices["platform.slice"]
     with pytest.raises(BackendError):

@@ -7,9 +7,11 @@ import pytest
 
 from dubnium.backend import BackendError
 from dubnium.facts import GpuFact, GpuProcessKind, HostFacts, Unavailable, VllmProfile
+from simulator.actionfaults import ActionFault, FaultEffect
+from simulator.backend import SimBackend
 from simulator.gpu import Gpu, GpuSpec, SimInvariantError
 from simulator.logind import SessionBehaviour
-from simulator.world import ActionFault, FaultEffect, World, WorldError
+from simulator.world import World, WorldError
 
 
 def gpu(facts: HostFacts, index: int) -> GpuFact:
@@ -18,13 +20,13 @@ def gpu(facts: HostFacts, index: int) -> GpuFact:
 
 
 def sessions(world: World) -> list[tuple[str, str, str]]:
-    found = world.observe().sessions
+    found = SimBackend(world).observe().sessions
     assert not isinstance(found, Unavailable)
     return [(s.id, s.type, s.state) for s in found]
 
 
 def comms(world: World) -> list[str]:
-    found = world.observe().processes
+    found = SimBackend(world).observe().processes
     assert not isinstance(found, Unavailable)
     return sorted(p.comm for p in found)
 
@@ -36,7 +38,7 @@ def profile(world: World, *indices: int) -> VllmProfile:
 def test_a_new_world_has_the_owner_session_and_the_compositor_on_gpu0() -> None:
     """Boot: one wayland session led by Hyprland, a graphics process on the display GPU."""
     world = World.create(seed=4)
-    facts = world.observe()
+    facts = SimBackend(world).observe()
     assert [("1", "wayland", "active")] == sessions(world)
     display = gpu(facts, 0)
     assert [("Hyprland", "graphics")] == [(p.name, p.kind.value) for p in display.processes]
@@ -47,7 +49,7 @@ def test_a_new_world_has_the_owner_session_and_the_compositor_on_gpu0() -> None:
 def test_terminate_session_closes_then_removes_it() -> None:
     """TerminateSession: `closing` at once, gone (with its compositor) after the exit delay."""
     world = World.create(seed=4)
-    world.backend().terminate_session("1")
+    SimBackend(world).terminate_session("1")
     assert [("1", "wayland", "closing")] == sessions(world)
     world.advance(world.session_behaviour.exit_delay_s)
     assert ([], []) == (sessions(world), comms(world))
@@ -56,17 +58,17 @@ def test_terminate_session_closes_then_removes_it() -> None:
 def test_the_running_display_manager_logs_in_again_after_its_session_ends() -> None:
     """Like greetd/gdm: a new session on the display GPU after the autologin delay."""
     world = World.create(seed=4)
-    world.backend().terminate_session("1")
+    SimBackend(world).terminate_session("1")
     world.advance(world.session_behaviour.exit_delay_s + world.display.autologin_delay_s)
-    assert ([("2", "wayland", "active")], 600) == (sessions(world),
-                                                   gpu(world.observe(), 0).memory_used_mib)
+    used = gpu(SimBackend(world).observe(), 0).memory_used_mib
+    assert ([("2", "wayland", "active")], 600) == (sessions(world), used)
 
 
 def test_without_relogin_the_display_manager_stays_idle() -> None:
     """DisplayBehaviour(relogin=False): the session ends and nobody logs in again."""
     world = World.create(seed=4)
     world.set_display(attrs.evolve(world.display, relogin=False))
-    world.backend().terminate_session("1")
+    SimBackend(world).terminate_session("1")
     world.advance(60)
     assert [] == sessions(world)
 
@@ -74,7 +76,7 @@ def test_without_relogin_the_display_manager_stays_idle() -> None:
 def test_terminating_an_unknown_session_is_an_error() -> None:
     """An unknown id is refused like org.freedesktop.login1.NoSuchSession."""
     with pytest.raises(BackendError, match="No session '9' known"):
-        World.create(seed=4).backend().terminate_session("9")
+        SimBackend(World.create(seed=4)).terminate_session("9")
 
 
 @pytest.mark.parametrize(
@@ -92,11 +94,11 @@ def test_display_gpu_release_follows_its_behaviour(
     """When the compositor exits (DM stopped), GPU 0's memory goes as configured, unheld."""
     world = World.create(seed=4)
     world.set_gpu_release(0, behaviour, delay_s=5.0, residual_mib=300)
-    world.backend().stop_unit("display-manager.service")
+    SimBackend(world).stop_unit("display-manager.service")
     world.advance(world.session_behaviour.exit_delay_s)
-    at_exit = gpu(world.observe(), 0)
+    at_exit = gpu(SimBackend(world).observe(), 0)
     world.advance(5.0)
-    later = gpu(world.observe(), 0)
+    later = gpu(SimBackend(world).observe(), 0)
     assert (used_at_exit, used_later, visible_at_exit) == (
         at_exit.memory_used_mib, later.memory_used_mib, len(at_exit.processes))
 
@@ -105,7 +107,7 @@ def test_a_session_that_never_exits_stays_closing_with_its_compositor() -> None:
     """SessionBehaviour(never_exits): terminated, the session stays `closing` forever."""
     world = World.create(seed=4)
     world.set_session_behaviour(SessionBehaviour(never_exits=True), "1")
-    world.backend().terminate_session("1")
+    SimBackend(world).terminate_session("1")
     world.advance(600)
     assert ([("1", "wayland", "closing")], ["Hyprland"]) == (sessions(world), comms(world))
 
@@ -113,15 +115,15 @@ def test_a_session_that_never_exits_stays_closing_with_its_compositor() -> None:
 def test_stopping_the_display_manager_ends_its_session() -> None:
     """Isolating compute stops the DM; its autologin session closes and goes away."""
     world = World.create(seed=4)
-    world.backend().isolate("compute.target")
+    SimBackend(world).isolate("compute.target")
     world.settle()
-    assert ([], 0) == (sessions(world), gpu(world.observe(), 0).memory_used_mib)
+    assert ([], 0) == (sessions(world), gpu(SimBackend(world).observe(), 0).memory_used_mib)
 
 
 def test_the_display_manager_logs_the_owner_in_again_after_a_restart() -> None:
     """Back to desktop: the DM starts and autologin opens a new session after its delay."""
     world = World.create(seed=4)
-    b = world.backend()
+    b = SimBackend(world)
     b.isolate("compute.target")
     world.settle()
     b.isolate("desktop.target")
@@ -134,10 +136,10 @@ def test_extra_sessions_can_be_added_and_removed() -> None:
     world = World.create(seed=4)
     tty = world.add_session("tty")
     second = world.add_session("x11", user="guest")
-    assert 1200 == gpu(world.observe(), 0).memory_used_mib
+    assert 1200 == gpu(SimBackend(world).observe(), 0).memory_used_mib
     world.remove_session(second)
     assert ([("1", "wayland", "active"), (tty, "tty", "active")], 600) == (
-        sessions(world), gpu(world.observe(), 0).memory_used_mib)
+        sessions(world), gpu(SimBackend(world).observe(), 0).memory_used_mib)
     with pytest.raises(WorldError):
         world.remove_session("42")
 
@@ -145,11 +147,11 @@ def test_extra_sessions_can_be_added_and_removed() -> None:
 def test_vllm_loads_one_shard_per_gpu_of_its_profile() -> None:
     """vllm.service becomes active after its load delay with a compute process on each GPU."""
     world = World.create(seed=4)
-    b = world.backend()
+    b = SimBackend(world)
     b.write_vllm_profile(profile(world, 0, 1))
     b.start_unit("vllm.service")
     world.settle()
-    facts = world.observe()
+    facts = SimBackend(world).observe()
     assert facts.units.is_active("vllm.service")  # type: ignore[union-attr]
     shards = [(p.name, p.kind.value, p.used_mib) for p in gpu(facts, 1).processes]
     assert [("vllm", "compute", 20480)] == shards
@@ -162,11 +164,11 @@ def test_vllm_fails_when_a_gpu_lacks_memory_and_leaves_nothing_allocated() -> No
     world.set_display(attrs.evolve(world.display, compositor_mib=8000, relogin=False))
     world.remove_session("1")
     world.add_session("wayland")  # a compositor with 8000 MiB on GPU 0
-    b = world.backend()
+    b = SimBackend(world)
     b.write_vllm_profile(profile(world, 0, 1))
     b.start_unit("vllm.service")
     world.settle()
-    facts = world.observe()
+    facts = SimBackend(world).observe()
     assert "failed" == facts.units.get("vllm.service").active.value  # type: ignore[union-attr]
     assert (8000, 0) == (gpu(facts, 0).memory_used_mib, gpu(facts, 1).memory_used_mib)
     assert "out of memory" in world.vllm.last_error
@@ -178,22 +180,23 @@ def test_vllm_without_a_usable_profile_fails(written: VllmProfile | None) -> Non
     """No profile, or the "off" profile: vllm.service fails to start."""
     world = World.create(seed=4)
     if written is not None:
-        world.backend().write_vllm_profile(written)
-    world.backend().start_unit("vllm.service")
+        SimBackend(world).write_vllm_profile(written)
+    SimBackend(world).start_unit("vllm.service")
     world.settle()
-    assert "failed" == world.observe().units.get("vllm.service").active.value  # type: ignore[union-attr]
+    assert "failed" == SimBackend(world).observe().units.get("vllm.service").active.value  # type: ignore[union-attr]
 
 
 def test_stopping_vllm_frees_its_memory() -> None:
     """vllm stops: its shards and its process are gone."""
     world = World.create(seed=4)
-    b = world.backend()
+    b = SimBackend(world)
     b.write_vllm_profile(profile(world, 1))
     b.start_unit("vllm.service")
     world.settle()
     b.stop_unit("vllm.service")
     world.settle()
-    assert (0, False) == (gpu(world.observe(), 1).memory_used_mib, "vllm" in comms(world))
+    used = gpu(SimBackend(world).observe(), 1).memory_used_mib
+    assert (0, False) == (used, "vllm" in comms(world))
 
 
 def test_audio_streams_jack_clients_and_reaper_are_observed() -> None:
@@ -202,7 +205,7 @@ def test_audio_streams_jack_clients_and_reaper_are_observed() -> None:
     world.start_audio_stream("firefox")
     world.start_jack_client("ardour")
     world.start_reaper()
-    audio = world.observe().audio
+    audio = SimBackend(world).observe().audio
     assert not isinstance(audio, Unavailable)
     assert (["firefox"], ["ardour"]) == ([n.name for n in audio.busy_streams],
                                          [n.name for n in audio.jack_clients])
@@ -210,7 +213,7 @@ def test_audio_streams_jack_clients_and_reaper_are_observed() -> None:
     world.stop_audio_stream("firefox")
     world.stop_jack_client("ardour")
     world.stop_reaper()
-    audio = world.observe().audio
+    audio = SimBackend(world).observe().audio
     assert not isinstance(audio, Unavailable)
     assert ((), (), ["Hyprland"]) == (audio.busy_streams, audio.jack_clients, comms(world))
 
@@ -219,9 +222,9 @@ def test_audio_apps_in_the_graphical_session_exit_with_it() -> None:
     """Terminating the session ends the applications that ran in it (and their streams)."""
     world = World.create(seed=4)
     world.start_audio_stream("firefox")
-    world.backend().stop_unit("display-manager.service")
+    SimBackend(world).stop_unit("display-manager.service")
     world.advance(5)
-    audio = world.observe().audio
+    audio = SimBackend(world).observe().audio
     assert not isinstance(audio, Unavailable)
     assert ((), []) == (audio.busy_streams, comms(world))
 
@@ -231,7 +234,7 @@ def test_user_job_runtime_grows_with_virtual_time() -> None:
     world = World.create(seed=4)
     pid = world.add_user_job("cargo", runtime_s=100)
     world.advance(60)
-    found = world.observe().processes
+    found = SimBackend(world).observe().processes
     assert not isinstance(found, Unavailable)
     assert [160.0] == [p.runtime_s for p in found if p.pid == pid]
     world.remove_user_job("cargo")
@@ -245,7 +248,7 @@ def test_load_memory_pressure_and_paths_are_settable() -> None:
     world.fill_memory(50000)
     world.set_pressure(cpu=12.5)
     world.set_path("/var/lib/dubnium/models", exists=True, writable=False, free_mib=10)
-    facts = world.observe()
+    facts = SimBackend(world).observe()
     assert (20.0, 2000) == (facts.load.load1, facts.memory.available_mib)  # type: ignore[union-attr]
     assert 12.5 == facts.pressure.cpu_some_avg10  # type: ignore[union-attr]
     assert not isinstance(facts.paths, Unavailable)
@@ -257,9 +260,9 @@ def test_any_group_can_be_marked_unavailable() -> None:
     """set_unavailable carries Unavailable(reason) for that group until set_available."""
     world = World.create(seed=4)
     world.set_unavailable("gpus", "NVML: driver not loaded")
-    assert {"gpus": "NVML: driver not loaded"} == world.observe().unavailable()
+    assert {"gpus": "NVML: driver not loaded"} == SimBackend(world).observe().unavailable()
     world.set_available("gpus")
-    assert {} == world.observe().unavailable()
+    assert {} == SimBackend(world).observe().unavailable()
     with pytest.raises(WorldError):
         world.set_unavailable("weather", "x")
 
@@ -267,7 +270,7 @@ def test_any_group_can_be_marked_unavailable() -> None:
 def test_action_faults_fail_time_out_or_are_ignored() -> None:
     """An injected fault: error (no effect), timeout (effect, then error), ignored (no effect)."""
     world = World.create(seed=4)
-    b = world.backend()
+    b = SimBackend(world)
     world.inject_action_fault(ActionFault("terminate_session", FaultEffect.ERROR, "1"))
     with pytest.raises(BackendError) as caught:
         b.terminate_session("1")
@@ -285,7 +288,7 @@ def test_action_faults_fail_time_out_or_are_ignored() -> None:
 def test_notifications_are_recorded() -> None:
     """notify_user keeps what the user was told, with the virtual time."""
     world = World.create(seed=4)
-    world.backend().notify_user("Switching to compute", "Your session will end.")
+    SimBackend(world).notify_user("Switching to compute", "Your session will end.")
     assert [{"at_ns": world.now_ns, "summary": "Switching to compute",
              "body": "Your session will end."}] == world.notifications
 
@@ -293,14 +296,14 @@ def test_notifications_are_recorded() -> None:
 def test_reboot_normalises_to_the_boot_target_with_a_new_boot_id() -> None:
     """Reboot: compute and its workloads gone, desktop up, /run (the vLLM profile) lost."""
     world = World.create(seed=4)
-    b = world.backend()
+    b = SimBackend(world)
     first_boot = world.boot_id
     b.write_vllm_profile(profile(world, 0, 1))
     b.isolate("compute.target")
     world.add_user_job("cargo")
     world.settle()
     world.reboot()
-    facts = world.observe()
+    facts = SimBackend(world).observe()
     assert facts.units.is_active("desktop.target")  # type: ignore[union-attr]
     assert not facts.units.is_active("vllm.service")  # type: ignore[union-attr]
     assert (None, ["Hyprland"], True) == (facts.vllm_profile, comms(world),
@@ -333,7 +336,7 @@ def test_the_recorder_hears_events_units_actions_and_world_changes() -> None:
     recorder = CollectingRecorder()
     world = World.create(seed=4, recorder=recorder)
     world.start_audio_stream("firefox")
-    world.backend().terminate_session("1")
+    SimBackend(world).terminate_session("1")
     world.advance(2)
     hooks = {name for name, _, _ in recorder.calls}
     assert {"event", "unit_state", "job", "session", "gpu_memory", "action",

@@ -18,9 +18,9 @@ from dubnium.observe import classify
 from dubnium.policy import ConfigError, Policy, default_policy, load_policy_data
 from dubnium.reconcile import Reporter
 from dubnium.studiofacts import AudioClock
+from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.faults import ControllerKilled
 from simulator.harness import Station
-from simulator.world import ActionFault, FaultEffect
 
 USER_MANAGER = "user@1000.service"
 
@@ -129,7 +129,7 @@ def test_a_controller_killed_mid_entry_leaves_the_next_one_to_restore_exactly() 
         station.request(Mode.STUDIO_LOCAL)
     station.reporter = None
     station.store.holder_alive = None  # its process is gone (as the fault campaigns do)
-    observed = classify(station.world.observe(), station.policy)  # the lock aside
+    observed = classify(station.backend.observe(), station.policy)  # the lock aside
     assert (ObservedState.DEGRADED_DESKTOP, ["slices_at_desktop_policy", "no_studio_tuning"]) == (
         observed.state, [t.id.value for t in observed.missing])
     # The next controller finds the dead attempt's journal and finishes its rollback before
@@ -147,7 +147,7 @@ def test_no_nvml_read_while_studio_local_is_in_force() -> None:
     reads, xruns = station.world.studio.nvml_reads, station.world.studio.xruns
     for _ in range(50):
         station.world.advance(60.0)
-        facts = station.world.observe()
+        facts = station.backend.observe()
     assert (0, 0) == (station.world.studio.nvml_reads - reads, station.world.studio.xruns - xruns)
     assert (facts.gpus_age_s or 0.0) >= 3000.0
     assert "converged" == station.request(Mode.DESKTOP).outcome.value
