@@ -19,7 +19,7 @@ import attrs
 
 from dubnium import contracts as ct
 from dubnium import plan as p
-from dubnium.backend import Backend, StateCorrupt, iso_timestamp
+from dubnium.backend import Backend, StateCorrupt, StorageError, iso_timestamp
 from dubnium.codes import ExitCode
 from dubnium.executor import (
     Blocked,
@@ -346,7 +346,7 @@ class Attempt:
                 signal = self.stop()
                 if signal is not None:
                     raise Interrupted(signal)
-            self._journal(leg, index, step, phase)
+            self._journal_or_stop(leg, index, step, phase)
             self.hooks.step_started(leg.name, step)
             at = self.now()
             t0 = self.clock.monotonic_ns()
@@ -363,6 +363,23 @@ class Attempt:
                 raise
             self._learn(step, done)
             self._log(leg, step, StepStatus.OK, done.detail, at, t0, rollback)
+
+    def _journal_or_stop(self, leg: p.Leg, index: int, step: p.Step, phase: Phase) -> None:
+        """No forward step runs without its journal: a refused write (disk full, EIO) before
+        any change ends the attempt as a storage failure (exit 8, nothing changed); after a
+        change it fails the attempt before the step, and the failure path undoes what ran.
+        Undoing goes on without the journal: the host back matters more than its record."""
+        try:
+            self._journal(leg, index, step, phase)
+        except StorageError as exc:
+            if phase is Phase.FORWARD and not self.changed:
+                raise
+            if phase is Phase.FORWARD:
+                raise StepFailed(f"journal not written before {step.describe()}: {exc}"
+                                 ) from None
+            note = f"undoing without the journal: {exc}"
+            if note not in self.notes:
+                self.notes.append(note)
 
     def _journal(self, leg: p.Leg, index: int, step: p.Step, phase: Phase) -> None:
         """Durably record the step about to run and what undoing the attempt needs."""

@@ -53,6 +53,7 @@ SIM_STATE_DIR = Path("~/.local/state/dubnium/sim").expanduser()
 
 app = typer.Typer(
     name="mode",
+    cls=console.InterruptibleGroup,
     help="Switch this workstation between desktop, studio-local and compute, safely.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -601,15 +602,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="mode", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version, completion
-        if isinstance(exc.__cause__, KeyboardInterrupt):  # typer turns Ctrl-C into Exit(130)
-            _fail(ExitCode.INTERRUPTED, "interrupted before a switch started; nothing was changed")
         raise SystemExit(exc.exit_code) from None
     except click.UsageError as exc:  # unknown verb, bad MODE, bad option: one line
-        hint = f" (see: {exc.ctx.command_path} -h)" if exc.ctx is not None else ""
-        _fail(ExitCode.USAGE, exc.format_message() + hint)
+        _fail(ExitCode.USAGE, console.usage_line(exc, "mode", "-h"))
     except click.Abort:  # Ctrl-C at a prompt
         _fail(ExitCode.ERROR, "aborted")
-    except KeyboardInterrupt:  # outside a switch (a switch handles its own signals)
+    except (KeyboardInterrupt, console.Interrupted):  # a switch handles its own signals
         _fail(ExitCode.INTERRUPTED, "interrupted before a switch started; nothing was changed")
     except _Exit as exc:
         _fail(exc.code, exc.message)

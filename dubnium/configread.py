@@ -48,7 +48,10 @@ class Reader:
         self.seen: set[str] = set()
 
     def key(self, name: str) -> str:
-        return f"{self.where}.{name}" if self.where else name
+        """The dotted path to `name`; a name with control characters shown JSON-quoted, so
+        every message stays one line."""
+        shown = name if name.isprintable() else json.dumps(name)
+        return f"{self.where}.{shown}" if self.where else shown
 
     def get(self, name: str, check: Check[T], default: T) -> T:
         self.seen.add(name)

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 import click
+from typer.core import TyperGroup
 
 USAGE_EXIT = 2
 WORD_LIMIT = 200
@@ -87,6 +88,34 @@ def error(prog: str, message: str) -> None:
         pass
 
 
+def usage_line(exc: click.UsageError, prog: str, help_option: str) -> str:
+    """The one line for a usage error, with where to look; `missing command` for a bare group
+    (click prints the group's help on stdout and says nothing else)."""
+    command = exc.ctx.command_path if exc.ctx is not None else prog
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return f"missing command (see {command} {help_option})"
+    return f"{exc.format_message()} (see {command} {help_option})"
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) during a verb's own work, raised by `InterruptibleGroup`."""
+
+
+class InterruptibleGroup(TyperGroup):
+    """A typer group whose verbs' Ctrl-C reaches the caller as `Interrupted`.
+
+    typer turns a KeyboardInterrupt into `Exit(130)` and, outside standalone mode, returns
+    130 silently; this keeps it an exception so each command line can say one line and use
+    its own exit code.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
+
 def run(app: Any, argv: list[str] | None, prog: str) -> int:
     """Run the typer `app`; the exit code of `--help` (0) or of the verb's own return.
 
@@ -94,12 +123,12 @@ def run(app: Any, argv: list[str] | None, prog: str) -> int:
     """
     try:
         result = app(args=argv, prog_name=prog, standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError:
-        return USAGE_EXIT  # the help has been printed
     except click.UsageError as exc:
-        command = exc.ctx.command_path if exc.ctx is not None else prog
-        error(prog, f"{exc.format_message()} (see {command} --help)")
+        error(prog, usage_line(exc, prog, "--help"))
         return USAGE_EXIT
+    except Interrupted:
+        error(prog, "interrupted")
+        return 130
     except click.exceptions.Abort:
         error(prog, "aborted")
         return 130

@@ -40,6 +40,7 @@ from simulator.world import World, WorldError
 DEFAULT_STATE_DIR = Path("~/.local/state/dubnium/sim")
 
 app = typer.Typer(
+    cls=console.InterruptibleGroup,
     name="mode-sim",
     help="Create and change the simulated Dubnium workstation (the world `mode` drives).",
     no_args_is_help=True,

@@ -177,3 +177,34 @@ def test_sim_current_always_observes(shell: Shell) -> None:
     assert shell.run("mode", "request", "studio-local")[0] == 0
     data = shell.json("current")
     assert ("observed", "studio-local") == (data["source"], data["observed_state"])
+
+
+@pytest.mark.parametrize(("tool", "args", "where"), [
+    ("mode", ["idle"], "mode idle -h"),
+    ("mode-sim", ["audio"], "mode-sim audio --help"),
+])
+def test_a_bare_group_is_one_usage_line(shell: Shell, tool: str, args: list[str],
+                                        where: str) -> None:
+    """A group called without its command prints its help and one line: missing command."""
+    code, out, err = shell.run(tool, *args)
+    prog = "mode-sim" if tool == "mode-sim" else "mode"
+    assert (code, err.splitlines(), "Usage" in out) == (
+        2, [f"{prog}: missing command (see {where})"], True)
+
+
+@pytest.mark.parametrize(("tool", "args", "code", "line"), [
+    ("mode", ["status"], ExitCode.INTERRUPTED,
+     "mode: interrupted before a switch started; nothing was changed"),
+    ("mode-sim", ["show"], 130, "mode-sim: interrupted"),
+])
+def test_ctrl_c_inside_a_read_verb_is_one_line(shell: Shell, monkeypatch: pytest.MonkeyPatch,
+                                               tool: str, args: list[str], code: int,
+                                               line: str) -> None:
+    """Ctrl-C while a read verb works: its exit code and one line on stderr (typer would
+    return 130 silently)."""
+    def interrupted(*_: object, **__: object) -> object:
+        raise KeyboardInterrupt
+    monkeypatch.setattr("simulator.backend.SimBackend.observe", interrupted)
+    monkeypatch.setattr("simulator.persist.WorldFile.load", interrupted)
+    got, _, err = shell.run(tool, *args)
+    assert (got, err.splitlines()) == (int(code), [line])

@@ -7,6 +7,7 @@ import attrs
 import pytest
 
 from dubnium import plan as p
+from dubnium.backend import StorageError
 from dubnium.codes import ExitCode
 from dubnium.facts import SliceSettings
 from dubnium.journal import Journal, Phase
@@ -167,3 +168,47 @@ def test_the_entry_guards_exit_with_the_interrupted_code() -> None:
     from dubnium import entry, launch
 
     assert (int(ExitCode.INTERRUPTED),) * 2 == (launch.INTERRUPTED, entry.INTERRUPTED)
+
+
+class JournalFailsAt:
+    """A store whose n-th write of the journal (1-based) and every one after fails, as on a
+    disk that filled up during the attempt."""
+
+    def __init__(self, station: Station, n: int) -> None:
+        self.writes = 0
+        self.n = n
+        write = station.store.write
+
+        def failing(name: str, data: bytes) -> None:
+            if name == "journal.json":
+                self.writes += 1
+                if self.writes >= self.n:
+                    raise StorageError("cannot write journal.json: No space left on device")
+            write(name, data)
+        station.store.write = failing  # type: ignore[method-assign]
+
+
+def test_a_journal_that_cannot_be_written_stops_the_attempt_and_undoes_it() -> None:
+    """The journal is refused before `isolate compute.target` (the GUI already gone): no
+    step runs without its journal; the attempt rolls back to desktop, and says why."""
+    station = Station.create(seed=3)
+    JournalFailsAt(station, _step_index(station, Mode.COMPUTE, "isolate compute.target"))
+    result = station.request(Mode.COMPUTE)
+    record = result.record
+    assert isinstance(record, AttemptRecord)
+    ran = [s.step for s in record.steps]
+    assert (result.outcome, result.exit_code, station.observe().state,
+            any(s.startswith("isolate compute.target") for s in ran),
+            "journal" in record.summary) == (
+        Outcome.ROLLED_BACK, ExitCode.ROLLED_BACK, ObservedState.DESKTOP, False, True)
+
+
+def test_a_journal_refused_before_any_change_is_a_storage_failure() -> None:
+    """The first journal write refused: exit 8 as a storage failure, the host untouched."""
+    station = Station.create(seed=3)
+    JournalFailsAt(station, 1)
+    with pytest.raises(StorageError):
+        station.request(Mode.COMPUTE)
+    records = station.records()
+    assert ([(r.outcome, r.exit_code) for r in records], station.observe().state) == (
+        [(Outcome.ERROR, ExitCode.STORAGE_FAILED)], ObservedState.DESKTOP)

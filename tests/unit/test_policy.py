@@ -53,6 +53,17 @@ def test_bad_config_names_the_key_and_the_expectation(data: dict[str, Any],
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize("data", [
+    {"schema_version": 1, "hardware": {"bad\nkey": 0}},
+    {"schema_version": 1, "slices": {"studio-local": {"ai\r\n.slice": {"cpu_weight": 0}}}},
+])
+def test_a_key_with_control_characters_is_named_on_one_line(data: dict[str, Any]) -> None:
+    """A key holding a newline is quoted in the message, which stays one line."""
+    with pytest.raises(ConfigError) as caught:
+        load_policy_data(data)
+    assert (len(str(caught.value).splitlines()), '\\n' in str(caught.value)) == (1, True)
+
+
 def test_unparsable_file_reports_line_and_column(tmp_path: Path) -> None:
     """A file that is not JSON is refused with its path and position."""
     path = tmp_path / "config.json"

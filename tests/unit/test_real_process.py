@@ -173,10 +173,6 @@ def test_a_signal_during_start_up_is_never_a_traceback(state: Path, verb: str) -
         # restores SIGINT's default there), ends the process by the signal: the output was
         # complete and nothing was being changed.
         finished = proc.returncode == -signal.SIGINT and "observed" in out
-        # KNOWN GAP (left open in issue 10's note): a Ctrl-C inside a read verb's own work is
-        # turned by typer into Exit(130) and leaves without the one stderr line; it changes
-        # nothing and prints no traceback. Accepted for the read verb only, until fixed.
-        finished = finished or (verb == "status" and proc.returncode == 130)
         assert ("Traceback" not in err, proc.returncode in (0, 28) or finished) == (
             True, True), (proc.returncode, delay, err)
         if verb == "request" and proc.returncode == 28:
