@@ -16,7 +16,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ from simulator.campaign import run_plan
 from simulator.cli import main as sim_main
 from simulator.faults import draw_plan
 from simulator.plancheck import PlanError, check_plan
+from tests.alarm import alarm
 
 DOCUMENTED = {int(c) for c in ExitCode} | set(GUARD_EXIT_CODES.values())
 EARLY = {ExitCode.USAGE, ExitCode.BACKEND_UNAVAILABLE, ExitCode.CONFIG_INVALID,
@@ -45,25 +45,11 @@ READ_VERBS = (["status"], ["current"], ["desired"], ["history"], ["last-transiti
               ["dry-run", "compute"], ["explain"], ["guards", "desktop"], ["doctor"])
 
 
-@contextlib.contextmanager
-def _alarm(seconds: int) -> Iterator[None]:
-    def ring(*_: object) -> None:
-        raise TimeoutError(f"hung for more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-
-
 def _call(entry: Callable[[list[str]], None], argv: list[str]) -> tuple[int, str]:
     """Run a console entry in-process: (exit code, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     code: int = 0
-    with _alarm(30), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with alarm(30), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             entry(argv)
         except SystemExit as stop:

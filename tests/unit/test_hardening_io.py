@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from dubnium.backend import StateCorrupt, StorageError
 from dubnium.codes import ExitCode
 from dubnium.modes import Mode
 from dubnium.state import LOCK_FILE, DirectoryStore, LockHolder, RuntimeState
+from tests.alarm import alarm
 
 ROOT = os.geteuid() == 0
 REPO = Path(__file__).parents[2]
@@ -63,21 +63,6 @@ def _sim(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", "from simulator.cli import main; main()",
                            *args], capture_output=True, text=True, env=ENV, timeout=60,
                           check=False)
-
-
-@contextlib.contextmanager
-def _alarm(seconds: int) -> Iterator[None]:
-    """Fail instead of hanging forever (a FIFO read that blocks)."""
-    def ring(*_: object) -> None:
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture
@@ -200,7 +185,7 @@ def test_a_non_regular_state_file_is_state_corrupt_without_blocking(tmp_path: Pa
     else:
         (tmp_path / "elsewhere").write_text('{"schema_version": 1}')
         path.symlink_to(tmp_path / "elsewhere")
-    with _alarm(5), pytest.raises(StateCorrupt, match="not a regular file"):
+    with alarm(5), pytest.raises(StateCorrupt, match="not a regular file"):
         RuntimeState(DirectoryStore(tmp_path)).last_transition()
 
 
