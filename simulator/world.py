@@ -28,6 +28,7 @@ import attrs
 from dubnium.backend import DubniumError
 from dubnium.facts import (
     ActiveState,
+    GpuProcessKind,
     HostFacts,
     LoadFact,
     MemoryFact,
@@ -431,6 +432,44 @@ class World:
         if self.action_faults:
             self.change("clear_action_faults", {})
             self.action_faults.clear()
+
+    # ================================================================= world API: reading
+
+    def session_ids(self) -> list[str]:
+        """The logind sessions there are now (closing ones included), oldest first."""
+        return list(self.logind.sessions)
+
+    def unit_behaviour(self, name: str) -> UnitBehaviour:
+        """How `name`'s future jobs go (what `set_unit_behaviour` last set)."""
+        unit = self.systemd.units.get(name)
+        if unit is None:
+            raise WorldError(f"no unit {name!r}")
+        return unit.behaviour
+
+    def unit_is_up(self, name: str) -> bool:
+        """Whether `name` is up now (active, or reloading)."""
+        return self.systemd.is_up(name)
+
+    def slice_settings(self) -> dict[str, SliceSettings]:
+        """Every slice's runtime settings now."""
+        return {name: unit.settings for name, unit in self.systemd.units.items()
+                if unit.settings is not None}
+
+    def gpu_uuids(self) -> dict[int, str]:
+        """The GPUs by index: their UUIDs."""
+        return {index: gpu.spec.uuid for index, gpu in self.gpus.items()}
+
+    def compute_on_gpu(self, index: int) -> bool:
+        """Whether a compute process holds memory on GPU `index` now."""
+        gpu = self.gpus.get(index)
+        if gpu is None:
+            raise WorldError(f"no GPU {index} (GPUs: {sorted(self.gpus)})")
+        return any(a.kind is GpuProcessKind.COMPUTE for a in gpu.allocations.values())
+
+    def notices(self, console: bool = False) -> list[str]:
+        """The summaries of the notifications sent so far (with `console`: the console
+        lines instead), oldest first."""
+        return [n["summary"] for n in self.notifications if bool(n.get("console")) == console]
 
     # ================================================================= digest
 

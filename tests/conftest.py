@@ -15,5 +15,10 @@ settings.register_profile("long", max_examples=5000, deadline=None,
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# Steps that drive `mode` in a pseudo-terminal, shared by every feature file.
-pytest_plugins = ["tests.bdd.terminal_steps"]
+# The Gherkin step definitions, one module per feature (tests/bdd/steps/): registered here so
+# that every feature file finds every step.
+pytest_plugins = [
+    f"tests.bdd.steps.{name}"
+    for name in ("workstation", "guards", "gpu_release", "observer", "control", "cli", "exo",
+                 "regressions", "contracts", "journal", "idle", "terminal")
+]

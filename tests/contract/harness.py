@@ -9,7 +9,6 @@ or a simulated one).
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -17,6 +16,8 @@ from dubnium.backend import Backend
 from dubnium.facts import HostFacts
 from dubnium.policy import Policy
 from simulator.backend import SimBackend
+
+POLL_S = 0.05  # seconds between observations, on the backend's clock
 
 
 class Harness(Protocol):
@@ -45,7 +46,29 @@ class Harness(Protocol):
         ...
 
 
-class SimHarness:
+class Waits:
+    """The one `wait_until` of both harnesses, on the backend's own clock."""
+
+    backend: Backend
+
+    def wait_until(
+        self, what: str, ready: Callable[[HostFacts], bool], timeout_s: float = 15.0
+    ) -> HostFacts:
+        """Observe until `ready(facts)`; between observations sleep on the backend's clock
+        (virtual time in the simulator, where a sleep runs the world's events; real time on
+        the test host); AssertionError naming `what` once `timeout_s` passed on that clock."""
+        clock = self.backend.clock
+        deadline = clock.monotonic_ns() + round(timeout_s * 1e9)
+        while True:
+            facts = self.backend.observe()
+            if ready(facts):
+                return facts
+            if clock.monotonic_ns() >= deadline:
+                raise AssertionError(f"{self.backend.name}: not {what} after {timeout_s:g} s")
+            clock.sleep(POLL_S)
+
+
+class SimHarness(Waits):
     name = "sim"
 
     def __init__(self, seed: int = 0) -> None:
@@ -55,19 +78,6 @@ class SimHarness:
         self.world.settle()
         self.backend: Backend = SimBackend(self.world)
         self.policy = self.world.policy
-
-    def wait_until(
-        self, what: str, ready: Callable[[HostFacts], bool], timeout_s: float = 15.0
-    ) -> HostFacts:
-        waited = 0.0
-        while True:
-            facts = self.backend.observe()
-            if ready(facts):
-                return facts
-            if waited >= timeout_s:
-                raise AssertionError(f"sim: not {what} after {timeout_s:g} s (virtual)")
-            self.world.advance(0.1)
-            waited += 0.1
 
     @contextlib.contextmanager
     def audio_playing(self) -> Iterator[None]:
@@ -92,7 +102,7 @@ class SimHarness:
         pass  # a fresh world per test
 
 
-class HostHarness:
+class HostHarness(Waits):
     name = "host"
 
     def __init__(self, host: object) -> None:
@@ -104,18 +114,6 @@ class HostHarness:
         self.host = host
         self.policy = load_policy_data(host_policy_json())
         self.backend = HostBackend.for_namespace(self.policy, host.pid)
-
-    def wait_until(
-        self, what: str, ready: Callable[[HostFacts], bool], timeout_s: float = 15.0
-    ) -> HostFacts:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            facts = self.backend.observe()
-            if ready(facts):
-                return facts
-            if time.monotonic() > deadline:
-                raise AssertionError(f"host: not {what} after {timeout_s:g} s")
-            time.sleep(0.05)
 
     @contextlib.contextmanager
     def audio_playing(self) -> Iterator[None]:

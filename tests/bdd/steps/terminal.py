@@ -1,5 +1,5 @@
 """Gherkin steps that run `mode` in a real pseudo-terminal: the confirmation, the grace period
-and the progress lines as the owner sees them (loaded by tests/conftest.py's pytest_plugins).
+and the progress lines as the owner sees them (registered by tests/conftest.py's pytest_plugins).
 
 The command runs with its stdin, stdout and stderr on a pty (so `isatty()` is true, as in a
 terminal emulator); the step answers the question when it appears, and the merged output is

@@ -1,8 +1,8 @@
 """Gherkin steps of features/idle.feature: the idle watcher over a simulated workstation.
 
-Imported by tests/bdd/test_features.py (pytest-bdd finds steps among the test module's
-names). Thin: each step calls `World.seat`, `IdleWatcher` or the station, the same objects
-the automation campaign drives.
+Registered for every test module by tests/conftest.py's pytest_plugins. Thin: each step
+calls `World.seat`, `IdleWatcher` or the station, the same objects the automation campaign
+drives.
 """
 
 from __future__ import annotations

@@ -3,14 +3,14 @@
 Thin: the kill is the campaigns' `ControllerKilled` raised from the step hook (a
 BaseException, so the lock and the journal stay, as after SIGKILL); the stop is the
 reconciler's `stop` callable, as the CLI's signal handler answers it; honesty is judged by
-the simulator's independent oracle.
+the simulator's independent oracle. Registered for every test module by tests/conftest.py's
+pytest_plugins.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import pytest
 from pytest_bdd import given, parsers, then, when
 
@@ -22,9 +22,9 @@ from dubnium.reconcile import Reporter
 from dubnium.records import AbandonedRecord, AttemptRecord
 from simulator import oracle
 from simulator.actionfaults import ActionFault, FaultEffect
-from simulator.faults import ControllerKilled
+from simulator.faults import ControllerKilled, change_slice
 from simulator.harness import Station
-from tests.bdd.conftest import Scene
+from tests.bdd.scene import Scene
 
 
 class _KillBefore(Reporter):
@@ -127,7 +127,7 @@ def lock_free(scene: Scene) -> None:
 
 @then(parsers.parse("the slice settings are those a switch from {source} to {target} leaves"))
 def slices_like_reference(scene: Scene, source: str, target: str) -> None:
-    reference = Station.create(seed=7, gpus=len(scene.st.world.gpus))
+    reference = Station.create(seed=7, gpus=len(scene.st.world.gpu_uuids()))
     _in(reference, source)
     if target != source:
         reference.request(Mode(target))
@@ -135,8 +135,7 @@ def slices_like_reference(scene: Scene, source: str, target: str) -> None:
 
 
 def _slices(station: Station) -> dict[str, Any]:
-    return {name: u.settings for name, u in station.world.systemd.units.items()
-            if name.endswith(".slice")}
+    return dict(station.world.slice_settings())
 
 
 @then("the record says it was stopped by SIGINT")
@@ -153,9 +152,7 @@ def isolate_times_out(scene: Scene, times: int) -> None:
 
 @given(parsers.parse("someone sets the CPU weight of {name} to {weight:d}"))
 def someone_sets(scene: Scene, name: str, weight: int) -> None:
-    unit = scene.st.world.systemd.units[name]
-    assert unit.settings is not None
-    scene.st.world.systemd.set_slice(name, attrs.evolve(unit.settings, cpu_weight=weight))
+    assert True is change_slice(scene.st, name, weight)
 
 
 @then(parsers.parse("the record reports {name} {field} changed externally to {value:d}"))

@@ -1,6 +1,7 @@
-"""Steps of features/contracts.feature and the 43522 regression (imported by conftest.py).
+"""Steps of features/contracts.feature and the 43522 regression.
 
 Thin like the rest: each step calls the world API or reads the station's observation.
+Registered for every test module by tests/conftest.py's pytest_plugins.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pytest_bdd import given, parsers, then
 from simulator.harness import Station
 from simulator.logind import SessionBehaviour
 from simulator.trace import Recorder
-from tests.bdd.conftest import LoginAtStep, Scene
+from tests.bdd.scene import LoginAtStep, Scene
 
 
 @given("the display manager was stopped behind the controller's back")
@@ -24,13 +25,12 @@ def display_manager_stopped(scene: Scene) -> None:
 @given("the display manager fails to start")
 def display_manager_fails(scene: Scene) -> None:
     world, name = scene.st.world, scene.st.policy.units.display_manager
-    world.set_unit_behaviour(name, attrs.evolve(world.systemd.units[name].behaviour,
-                                                start_fails=True))
+    world.set_unit_behaviour(name, attrs.evolve(world.unit_behaviour(name), start_fails=True))
 
 
 @given("the desktop session will be stuck closing")
 def session_stuck_closing(scene: Scene) -> None:
-    for session_id in list(scene.st.world.logind.sessions):
+    for session_id in scene.st.world.session_ids():
         scene.st.world.set_session_behaviour(SessionBehaviour(never_exits=True), session_id)
     watcher = LoginAtStep(scene.st, "")  # for "vLLM never held memory on GPU 0" ...
     watcher.logged_in = True  # ... with nobody logging in
@@ -60,7 +60,7 @@ class GuestWhenComputeUp(LoginAtStep, Recorder):
 
     def observed(self, at_ns: int) -> None:
         world = self.station.world
-        if not self.guest and world.systemd.is_up(self.station.policy.units.compute_target):
+        if not self.guest and world.unit_is_up(self.station.policy.units.compute_target):
             self.guest = world.add_session("wayland", "guest")
 
 
@@ -71,7 +71,7 @@ def missing_terms(scene: Scene, terms: str) -> None:
 
 @then(parsers.parse('the console says "{text}"'))
 def console_says(scene: Scene, text: str) -> None:
-    lines = [n["summary"] for n in scene.st.world.notifications if n.get("console")]
+    lines = scene.st.world.notices(console=True)
     assert any(text in line for line in lines), lines
 
 
