@@ -13,7 +13,7 @@ from pathlib import Path
 
 import attrs
 
-from dubnium.facts import HostFacts, SliceSettings, Unavailable
+from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.modes import ObservedState
 from dubnium.observe import classify
 from dubnium.reconcile import Reporter, Result
@@ -108,6 +108,21 @@ def gpus_running(scene: Scene, comm: str) -> list[int]:
     gpus = scene.facts().gpus
     assert not isinstance(gpus, Unavailable)
     return sorted(g.index for g in gpus if any(p.name == comm for p in g.compute_processes))
+
+
+def start_by_hand(scene: Scene, workload: str, wait_s: float) -> None:
+    """Someone writes vLLM's (or EXO's) profile for GPU 1 and starts its unit, outside the
+    controller; then `wait_s` pass."""
+    st = scene.st
+    profile = VllmProfile("compute", (st.world.gpu_uuids()[1],), (1,))
+    if workload == "exo":
+        st.backend.write_exo_profile(profile)
+        unit = st.policy.units.exo
+    else:
+        st.backend.write_vllm_profile(profile)
+        unit = st.policy.units.vllm
+    st.backend.start_unit(unit)
+    st.world.advance(wait_s)
 
 
 def restart_slowly(scene: Scene, unit: str) -> None:

@@ -16,9 +16,7 @@ from pathlib import Path
 
 from pytest_bdd import given, parsers, then, when
 
-from tests.bdd.scene import (
-    Scene,
-)
+from tests.bdd.scene import Scene
 
 
 def _tool(name: str) -> str:

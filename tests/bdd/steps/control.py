@@ -9,10 +9,7 @@ import attrs
 from pytest_bdd import given, parsers, then, when
 
 from dubnium.state import LockHolder, MemoryStore
-from tests.bdd.scene import (
-    Scene,
-    slice_of,
-)
+from tests.bdd.scene import Scene, slice_of
 
 
 @given("another controller holds the lock")

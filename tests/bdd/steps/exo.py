@@ -8,16 +8,10 @@ from __future__ import annotations
 import attrs
 from pytest_bdd import given, parsers, then, when
 
-from dubnium.facts import VllmProfile
 from dubnium.policy import Exo, default_policy
 from simulator.harness import Station
 from simulator.systemd import UnitBehaviour
-from tests.bdd.scene import (
-    Scene,
-    gpus_running,
-    restart_slowly,
-    unit_up,
-)
+from tests.bdd.scene import Scene, gpus_running, restart_slowly, start_by_hand, unit_up
 
 
 @given(parsers.re(r"a simulated workstation with 2 GPUs and EXO (?P<how>sharing the GPUs "
@@ -57,7 +51,4 @@ def exo_restarting(scene: Scene) -> None:
 
 @when("EXO is started by hand")
 def exo_by_hand(scene: Scene) -> None:
-    world = scene.st.world
-    scene.st.backend.write_exo_profile(VllmProfile("compute", (world.gpu_uuids()[1],), (1,)))
-    scene.st.backend.start_unit(scene.st.policy.units.exo)
-    world.advance(60)
+    start_by_hand(scene, "exo", 60)

@@ -10,9 +10,7 @@ from pytest_bdd import given, parsers, then
 
 from dubnium.facts import Unavailable
 from dubnium.modes import ObservedState
-from tests.bdd.scene import (
-    Scene,
-)
+from tests.bdd.scene import Scene
 
 
 @given(parsers.parse("GPU {index:d} releases its memory {delay:d} seconds after the desktop ends"))

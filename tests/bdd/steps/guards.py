@@ -8,10 +8,7 @@ from __future__ import annotations
 import attrs
 from pytest_bdd import given, parsers, then
 
-from tests.bdd.scene import (
-    Scene,
-    restart_slowly,
-)
+from tests.bdd.scene import Scene, restart_slowly
 
 
 @given(parsers.parse('an audio stream "{name}" is playing'))

@@ -7,19 +7,13 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, when
 
-from dubnium.facts import VllmProfile
 from dubnium.modes import Mode
-from tests.bdd.scene import (
-    Scene,
-)
+from tests.bdd.scene import Scene, start_by_hand
 
 
 @when("vLLM is started by hand")
 def vllm_by_hand(scene: Scene) -> None:
-    world = scene.st.world
-    scene.st.backend.write_vllm_profile(VllmProfile("compute", (world.gpu_uuids()[1],), (1,)))
-    scene.st.backend.start_unit(scene.st.policy.units.vllm)
-    world.advance(120)
+    start_by_hand(scene, "vllm", 120)
 
 
 @given(parsers.parse('the desired file says "{mode}"'))

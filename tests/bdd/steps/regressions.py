@@ -9,10 +9,7 @@ import attrs
 from pytest_bdd import given, parsers, then
 
 from simulator.actionfaults import ActionFault, FaultEffect
-from tests.bdd.scene import (
-    LoginAtStep,
-    Scene,
-)
+from tests.bdd.scene import LoginAtStep, Scene
 
 
 @given(parsers.parse('the runtime state file "{name}" is replaced with garbage'))

@@ -10,13 +10,7 @@ from pytest_bdd import given, parsers, then, when
 
 from dubnium.modes import Mode
 from simulator.harness import Station
-from tests.bdd.scene import (
-    Scene,
-    gpus_running,
-    graphical_sessions,
-    slice_of,
-    unit_up,
-)
+from tests.bdd.scene import Scene, gpus_running, graphical_sessions, slice_of, unit_up
 
 
 @given(parsers.re(r"a simulated workstation with (?P<gpus>\d) GPUs?, booted to desktop"))
