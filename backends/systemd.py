@@ -4,7 +4,8 @@ Called by `backends.host.HostBackend`. Unit states come from one `ListUnitsByNam
 slice settings from one `GetAll(org.freedesktop.systemd1.Slice)` per slice. Slice
 properties are always set with runtime=true (never persisted). systemd reports "unset" as
 UINT64_MAX for CPUWeight, IOWeight, CPUQuotaPerSecUSec, MemoryHigh and MemoryMax; that maps
-to None in `SliceSettings`, and None is written back as UINT64_MAX (unset again).
+to None in `SliceSettings`, and None is written back as UINT64_MAX (unset again). AllowedCPUs
+is a byte mask (`dubnium.cpuset`); empty is no restriction, None in `SliceSettings`.
 
 Errors: `systemd_errors()` is this adapter's edge: BusError → BackendError, permanent for
 "no such unit" and refusals, temporary for a bus that is down or slow.
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from backends.bus import BusError, Connection, SystemBus, apply_signature, text
+from dubnium import cpuset
 from dubnium.backend import BackendError
 from dubnium.facts import ActiveState, LoadState, SliceFact, SliceSettings, UnitFact, Units
 
@@ -73,31 +75,34 @@ def slice_settings_from_properties(props: dict[bytes, Any]) -> SliceSettings:
         cpu_quota_percent=None if quota == UNSET else round(quota / _USEC_PER_PERCENT),
         memory_high_mib=_setting(int(props.get(b"MemoryHigh", UNSET)), _MIB),
         memory_max_mib=_setting(int(props.get(b"MemoryMax", UNSET)), _MIB),
+        allowed_cpus=cpuset.from_mask(bytes(props.get(b"AllowedCPUs", b""))),
     )
 
 
-def slice_properties(settings: SliceSettings) -> list[tuple[bytes, int]]:
-    """The (property, uint64) pairs that apply `settings`; None resets to unset."""
+def slice_properties(settings: SliceSettings) -> list[tuple[bytes, bytes, object]]:
+    """The (property, D-Bus signature, value) triples that apply `settings`; None resets to
+    unset (uint64 infinity; an empty AllowedCPUs: every CPU)."""
 
     def raw(value: int | None, scale: int = 1) -> int:
         return UNSET if value is None else value * scale
 
     return [
-        (b"CPUWeight", raw(settings.cpu_weight)),
-        (b"IOWeight", raw(settings.io_weight)),
-        (b"CPUQuotaPerSecUSec", raw(settings.cpu_quota_percent, _USEC_PER_PERCENT)),
-        (b"MemoryHigh", raw(settings.memory_high_mib, _MIB)),
-        (b"MemoryMax", raw(settings.memory_max_mib, _MIB)),
+        (b"CPUWeight", b"t", raw(settings.cpu_weight)),
+        (b"IOWeight", b"t", raw(settings.io_weight)),
+        (b"CPUQuotaPerSecUSec", b"t", raw(settings.cpu_quota_percent, _USEC_PER_PERCENT)),
+        (b"MemoryHigh", b"t", raw(settings.memory_high_mib, _MIB)),
+        (b"MemoryMax", b"t", raw(settings.memory_max_mib, _MIB)),
+        (b"AllowedCPUs", b"ay", cpuset.to_mask(settings.allowed_cpus)),
     ]
 
 
-def _property_args(pairs: Sequence[tuple[bytes, int]]) -> list[Any]:
+def _property_args(triples: Sequence[tuple[bytes, bytes, object]]) -> list[Any]:
     # Built by hand: pystemd's property table lacks CPUWeight (its `_custom` escape takes
-    # one property per dict), and every value here is a uint64.
+    # one property per dict).
     args: list[Any] = [(ord("a"), b"(sv)")]
-    for name, value in pairs:
-        args += [(ord("r"), b"sv"), (ord("s"), name), (ord("v"), b"t")]
-        args += apply_signature(b"t", [value])
+    for name, signature, value in triples:
+        args += [(ord("r"), b"sv"), (ord("s"), name), (ord("v"), signature)]
+        args += apply_signature(signature, [value])
         args += [(-1, None), (-1, None)]
     args.append((-1, None))
     return args
@@ -184,7 +189,7 @@ class SystemdAdapter:
             )
 
     def set_slice(self, name: str, settings: SliceSettings) -> None:
-        """Apply all five properties at run time (runtime=true, never persistent)."""
+        """Apply all six properties at run time (runtime=true, never persistent)."""
         what = f"SetUnitProperties {name} (runtime)"
         with systemd_errors(what), self._bus.connect("systemd") as conn:
             args = apply_signature(b"sb", [name.encode(), True])

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from dubnium import cpuset
 from dubnium.studiofacts import AudioClock, CpuFreq
 
 T = TypeVar("T")
@@ -277,8 +278,9 @@ class SliceSettings:
     cpu_quota_percent: int | None = None
     memory_high_mib: int | None = None
     memory_max_mib: int | None = None
+    allowed_cpus: str | None = None  # canonical CPU list ("0-3,6"); None: no restriction
 
-    def to_json(self) -> dict[str, int | None]:
+    def to_json(self) -> dict[str, int | str | None]:
         return attrs.asdict(self)
 
     @classmethod
@@ -287,13 +289,16 @@ class SliceSettings:
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"unknown slice setting(s): {', '.join(sorted(unknown))}")
+        cpus = data.get("allowed_cpus")
+        if cpus is not None and (not isinstance(cpus, str) or cpuset.canonical(cpus) != cpus):
+            raise ValueError(f"allowed_cpus: expected a canonical CPU list or null, got {cpus!r}")
         values: dict[str, int | None] = {}
-        for name in fields:
+        for name in fields - {"allowed_cpus"}:
             value = data.get(name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValueError(f"{name}: expected an integer or null, got {value!r}")
             values[name] = value
-        return cls(**values)
+        return cls(**values, allowed_cpus=cpus)
 
 
 @attrs.frozen

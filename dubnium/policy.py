@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from dubnium import fsutil, strictjson
+from dubnium import cpuset, fsutil, strictjson
 from dubnium.codes import GUARD_IDS
 from dubnium.configread import ConfigError as ConfigError  # noqa: PLC0414 (re-exported)
 from dubnium.configread import Reader as _Reader
@@ -173,8 +173,11 @@ class Studio:
     `audio_weight` in studio-local and are restored exactly on exit, with the slices (they are
     merged into `Policy.slices`); `quantum`/`rate` are forced through PipeWire's `settings`
     metadata of user `audio_uid` (null: left alone); `governor` (and `epp` where the driver
-    has one) is set on every cpufreq policy (null: left alone); while studio-local is in
-    force the observer refreshes at most every `observe_backoff_s` and never reads NVML.
+    has one) is set on every cpufreq policy (null: left alone); `audio_cpus` (a CPU list,
+    null: none reserved) becomes the audio units' AllowedCPUs in studio-local, and the
+    loader requires ai.slice and platform.slice to be kept off those CPUs there; while
+    studio-local is in force the observer refreshes at most every `observe_backoff_s` and
+    never reads NVML.
     """
 
     audio_uid: int = 1000
@@ -187,6 +190,7 @@ class Studio:
     governor: str | None = "performance"
     epp: str | None = "performance"
     observe_backoff_s: float = 600.0
+    audio_cpus: str | None = None
 
 
 def _with_audio_units(
@@ -195,8 +199,9 @@ def _with_audio_units(
     """The slice map with the audio units added: raised in studio-local, unset (systemd's
     default) on the desktop policy; the saved values are what leaving restores."""
     out = {mode: {n: s for n, s in per.items() if n in SLICES} for mode, per in slices.items()}
+    audio = attrs.evolve(studio.audio_weight, allowed_cpus=studio.audio_cpus)
     for name in studio.audio_units:
-        out.setdefault(Mode.STUDIO_LOCAL, {})[name] = studio.audio_weight
+        out.setdefault(Mode.STUDIO_LOCAL, {})[name] = audio
         out.setdefault(Mode.DESKTOP, {})[name] = SliceSettings()
     return out
 
@@ -359,9 +364,36 @@ def _slice_settings(value: object, key: str) -> SliceSettings:
         cpu_quota_percent=r.get("cpu_quota_percent", opt, None),
         memory_high_mib=r.get("memory_high_mib", opt, None),
         memory_max_mib=r.get("memory_max_mib", opt, None),
+        allowed_cpus=r.get("allowed_cpus", _optional_cpus, None),
     )
     r.finish()
     return settings
+
+
+def _optional_cpus(value: object, key: str) -> str | None:
+    """A CPU list ("0-3,6"), canonical; null: no restriction."""
+    if value is None:
+        return None
+    text = _str(value, key)
+    try:
+        return cpuset.canonical(text)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _check_audio_cpus(policy: Policy) -> None:
+    """CPUs reserved for audio are kept free of ai.slice and platform.slice in studio-local."""
+    if policy.studio.audio_cpus is None:
+        return
+    audio = cpuset.parse(policy.studio.audio_cpus)
+    studio = policy.slices.get(Mode.STUDIO_LOCAL, {})
+    for name in ("ai.slice", "platform.slice"):
+        allowed = studio.get(name, SliceSettings()).allowed_cpus
+        if allowed is None or audio & cpuset.parse(allowed):
+            raise ConfigError(
+                f"slices.studio-local.{name}.allowed_cpus: {allowed or 'every CPU'} includes "
+                f"CPUs reserved for audio (studio.audio_cpus {policy.studio.audio_cpus}); set "
+                "it to the other CPUs")
 
 
 def load_policy_data(data: object) -> Policy:
@@ -508,7 +540,7 @@ def load_policy_data(data: object) -> Policy:
     au.finish()
     top.finish()
 
-    return Policy(
+    policy = Policy(
         boot_default_mode=boot_mode,
         hardware=hardware,
         placement=placement,
@@ -526,6 +558,8 @@ def load_policy_data(data: object) -> Policy:
         idle=idle,
         audit=audit,
     )
+    _check_audio_cpus(policy)
+    return policy
 
 
 IDLE_KINDS = ("idle", "sleep", "shutdown", "handle-lid-switch", "handle-power-key",
@@ -592,6 +626,7 @@ def _load_studio(st: _Reader, d: Studio) -> Studio:
         epp=st.get("epp", _optional_str, d.epp),
         observe_backoff_s=st.get("observe_backoff_s", _number(positive=True),
                                  d.observe_backoff_s),
+        audio_cpus=st.get("audio_cpus", _optional_cpus, d.audio_cpus),
     )
     st.finish()
     return studio

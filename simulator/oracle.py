@@ -104,7 +104,7 @@ def _slices_match(world: World, want: dict[str, SliceSettings] | None) -> bool:
     for name, value in want.items():
         seen = have.get(name)
         for field in ("cpu_weight", "io_weight", "cpu_quota_percent", "memory_high_mib",
-                      "memory_max_mib"):
+                      "memory_max_mib", "allowed_cpus"):
             wanted = getattr(value, field)
             if wanted is None:
                 continue

@@ -16,6 +16,7 @@ let
     cpu_quota_percent = s.cpuQuotaPercent or null;
     memory_high_mib = s.memoryHighMiB or null;
     memory_max_mib = s.memoryMaxMiB or null;
+    allowed_cpus = s.allowedCpus or null;
   };
   perMode = m: {
     "interactive.slice" = sliceSettings m.interactive;
@@ -64,6 +65,7 @@ in
       cpu_weight = cfg.studio.audioWeight.cpuWeight;
       io_weight = cfg.studio.audioWeight.ioWeight;
     };
+    audio_cpus = cfg.studio.audioCpus;
     inherit (cfg.studio) quantum rate governor epp;
     observe_backoff_s = cfg.studio.observeBackoffSec;
   };

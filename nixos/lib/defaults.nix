@@ -70,6 +70,7 @@
     audioUser = "owner";
     audioUnits = [ "user.slice" "user@1000.service" ];
     audioWeight = { cpuWeight = 1000; ioWeight = 1000; };
+    audioCpus = null;
     quantum = 64;
     rate = null;
     governor = "performance";

@@ -36,10 +36,21 @@ def test_slice_properties_units() -> None:
 
 def test_slice_settings_written_back_are_read_back() -> None:
     """What set_slice writes is what the read maps back to (None included)."""
-    settings = SliceSettings(cpu_weight=1000, io_weight=None, cpu_quota_percent=250,
-                             memory_high_mib=None, memory_max_mib=4096)
-    props = dict(slice_properties(settings))
-    assert settings == slice_settings_from_properties(props)
+    for settings in (SliceSettings(cpu_weight=1000, io_weight=None, cpu_quota_percent=250,
+                                   memory_high_mib=None, memory_max_mib=4096,
+                                   allowed_cpus="0-3,9"), SliceSettings()):
+        props = {name: value for name, _, value in slice_properties(settings)}
+        assert settings == slice_settings_from_properties(props)
+
+
+def test_allowed_cpus_is_systemds_byte_mask() -> None:
+    """AllowedCPUs goes on the bus as `ay`, CPU n at bit n % 8 of byte n // 8; empty: every
+    CPU (None)."""
+    triples = {name: (sig, value) for name, sig, value in
+               slice_properties(SliceSettings(allowed_cpus="0-2,9"))}
+    assert (triples[b"AllowedCPUs"], triples[b"CPUWeight"][0],
+            slice_properties(SliceSettings())[-1]) == (
+        (b"ay", bytes([0b0000_0111, 0b0000_0010])), b"t", (b"AllowedCPUs", b"ay", b""))
 
 
 def test_unknown_active_state_is_never_active() -> None:

@@ -201,7 +201,7 @@ def test_isolate_compute_ends_the_desktop_and_back(harness: Harness) -> None:
 def test_slice_properties_round_trip(harness: Harness) -> None:
     """Settings written at run time read back exactly, and None resets a property."""
     wanted = SliceSettings(cpu_weight=10, io_weight=20, cpu_quota_percent=50,
-                           memory_high_mib=1024, memory_max_mib=2048)
+                           memory_high_mib=1024, memory_max_mib=2048, allowed_cpus="0")
     harness.backend.set_slice_properties("ai.slice", wanted)
     assert wanted == slices(harness.backend.observe()).get("ai.slice")
     harness.backend.set_slice_properties("ai.slice", SliceSettings(cpu_weight=100))

@@ -40,9 +40,10 @@ def test_forced_quantum_and_rate_round_trip(harness: Harness) -> None:
 
 
 def test_audio_units_take_and_report_weights(harness: Harness) -> None:
-    """The owner's user manager and user.slice report the weights set on them, and unset."""
+    """The owner's user manager and user.slice report the weights and reserved CPUs set on
+    them, and unset."""
     units = harness.policy.studio.audio_units
-    raised = SliceSettings(cpu_weight=900, io_weight=800)
+    raised = SliceSettings(cpu_weight=900, io_weight=800, allowed_cpus="0")
     for unit in units:
         harness.backend.set_slice_properties(unit, raised)
     seen = harness.backend.observe().slice_settings()

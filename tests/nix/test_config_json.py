@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
+from dubnium.modes import Mode
 from dubnium.policy import ConfigError, Policy, load_policy_data
 from tests.nix.nixtools import NIX_LIB, eval_json, host_settings
 
@@ -60,10 +61,21 @@ def test_config_round_trips_through_the_policy() -> None:
 
 def test_config_keeps_slice_overrides() -> None:
     """A per-mode slice option reaches the policy (studioLocal -> "studio-local")."""
-    data = config_json({"slices": {"studioLocal": {"ai": {"cpuWeight": 5, "memoryMaxMiB": 2048}}}})
+    data = config_json({"slices": {"studioLocal": {"ai": {"cpuWeight": 5, "memoryMaxMiB": 2048,
+                                                          "allowedCpus": "0-1"}}}})
     settings = load_policy_data(data).to_json()["slices"]["studio-local"]["ai.slice"]
     assert {"cpu_weight": 5, "io_weight": 10, "cpu_quota_percent": None,
-            "memory_high_mib": None, "memory_max_mib": 2048} == settings
+            "memory_high_mib": None, "memory_max_mib": 2048, "allowed_cpus": "0-1"} == settings
+
+
+def test_audio_cpus_reach_the_audio_units() -> None:
+    """studio.audioCpus, with ai and platform kept off those CPUs, becomes the audio units'
+    AllowedCPUs in studio-local."""
+    data = config_json({"studio": {"audioCpus": "2-3"}, "slices": {"studioLocal": {
+        "ai": {"allowedCpus": "0-1"}, "platform": {"allowedCpus": "0-1"}}}})
+    policy = load_policy_data(data)
+    assert {policy.slices[Mode.STUDIO_LOCAL][u].allowed_cpus
+            for u in policy.studio.audio_units} == {"2-3"}
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dubnium.modes import Mode
 from dubnium.policy import ConfigError, default_policy, load_policy, load_policy_data
 
 
@@ -41,6 +42,15 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"schema_version": 1, "paths": {"audit_log": "events.jsonl"}},
      "paths.audit_log: expected an absolute path"),
     ({"schema_version": 1, "vllm": {"enable": "yes"}}, "vllm.enable: expected true or false"),
+    ({"schema_version": 1, "slices": {"studio-local": {"ai.slice": {"allowed_cpus": "0-x"}}}},
+     "slices.studio-local.ai.slice.allowed_cpus: '0-x' is not a CPU number or range"),
+    ({"schema_version": 1, "studio": {"audio_cpus": 3}},
+     "studio.audio_cpus: expected a non-empty string, got an integer"),
+    ({"schema_version": 1, "studio": {"audio_cpus": "2-3"}},
+     "slices.studio-local.ai.slice.allowed_cpus: every CPU includes CPUs reserved for audio"),
+    ({"schema_version": 1, "studio": {"audio_cpus": "2-3"}, "slices": {"studio-local": {
+        "ai.slice": {"allowed_cpus": "0-1"}, "platform.slice": {"allowed_cpus": "1-2"}}}},
+     "slices.studio-local.platform.slice.allowed_cpus: 1-2 includes CPUs reserved for audio"),
 ]
 
 
@@ -76,3 +86,18 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     """No config file: a clear error, not a traceback."""
     with pytest.raises(ConfigError, match="config file not found"):
         load_policy(tmp_path / "absent.json")
+
+
+def test_audio_cpus_go_to_the_audio_units_in_studio_local_only() -> None:
+    """studio.audio_cpus becomes the audio units' AllowedCPUs in studio-local (canonical), with
+    ai and platform kept off them; desktop leaves every CPU; the JSON loads back equal."""
+    policy = load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "3,2"},
+                               "slices": {"studio-local": {
+                                   "ai.slice": {"allowed_cpus": "0-1"},
+                                   "platform.slice": {"allowed_cpus": "0,1"}}}})
+    studio, desktop = policy.slices[Mode.STUDIO_LOCAL], policy.slices[Mode.DESKTOP]
+    assert ([studio[u].allowed_cpus for u in policy.studio.audio_units],
+            [desktop[u].allowed_cpus for u in policy.studio.audio_units],
+            studio["platform.slice"].allowed_cpus,
+            load_policy_data(policy.to_json()) == policy) == (
+        ["2-3", "2-3"], [None, None], "0-1", True)

@@ -189,3 +189,51 @@ def test_policy_without_studio_tuning_plans_no_forcing() -> None:
     before = knobs(station)
     assert "converged" == station.request(Mode.STUDIO_LOCAL).outcome.value
     assert before[:4] == knobs(station)[:4]
+
+
+def test_audio_cpus_are_reserved_in_studio_local_and_every_cpu_comes_back() -> None:
+    """With studio.audio_cpus, entering gives the audio units those CPUs and ai/platform the
+    others (the contract and the oracle check them); leaving restores every CPU, also the
+    reservation the owner had set on ai.slice."""
+    policy = load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "2-3"},
+                               "slices": {"studio-local": {
+                                   "ai.slice": {"allowed_cpus": "0-1"},
+                                   "platform.slice": {"allowed_cpus": "0-1"}}}})
+    station = Station.create(policy=policy)
+    station.world.systemd.reset_slice("ai.slice", SliceSettings(cpu_weight=100, io_weight=100,
+                                                                allowed_cpus="0-2"))
+
+    def cpus() -> list[str | None]:
+        settings = {s.name: s.settings for s in station.world.systemd.slice_facts()}
+        return [settings[n].allowed_cpus for n in
+                ("user.slice", USER_MANAGER, "ai.slice", "platform.slice")]
+
+    before = cpus()
+    entered = station.request(Mode.STUDIO_LOCAL).outcome.value
+    inside = (cpus(), station.observe().state)
+    left = station.request(Mode.DESKTOP).outcome.value
+    assert (before, entered, inside, left, cpus()) == (
+        [None, None, "0-2", None], "converged",
+        (["2-3", "2-3", "0-1", "0-1"], ObservedState.STUDIO_LOCAL), "converged",
+        [None, None, "0-2", None])
+
+
+def test_a_reservation_changed_under_studio_local_is_not_studio_local() -> None:
+    """Someone widens ai.slice back to every CPU while studio-local is in force: the
+    observer names the slice term, and the oracle agrees the contract does not hold."""
+    from simulator.oracle import missing  # the oracle's own reading of the world
+
+    policy = load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "2-3"},
+                               "slices": {"studio-local": {
+                                   "ai.slice": {"allowed_cpus": "0-1"},
+                                   "platform.slice": {"allowed_cpus": "0-1"}}}})
+    station = Station.create(policy=policy)
+    assert "converged" == station.request(Mode.STUDIO_LOCAL).outcome.value
+    world = station.world
+    ai = {s.name: s.settings for s in world.systemd.slice_facts()}["ai.slice"]
+    world.systemd.reset_slice("ai.slice", attrs.evolve(ai, allowed_cpus=None))
+    observed = classify(station.backend.observe(), station.policy)
+    assert (observed.state is ObservedState.STUDIO_LOCAL,
+            "slices_at_studio_policy" in [t.id.value for t in observed.missing],
+            bool(missing(world, station.policy, Mode.STUDIO_LOCAL.value))) == (
+        False, True, True)

@@ -14,6 +14,7 @@ let
   gpuList = types.listOf gpuIndex;
   mib = types.ints.unsigned;
   absolutePath = types.strMatching "/.+";
+  cpuList = types.strMatching "[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*";
   seconds = types.either types.ints.unsigned (types.addCheck types.float (x: x >= 0.0));
 
   sliceSettings = default: types.submodule {
@@ -43,6 +44,12 @@ let
         type = types.nullOr types.ints.positive;
         default = null;
         description = "MemoryMax= in MiB (null: unset).";
+      };
+      allowedCpus = mkOption {
+        type = types.nullOr cpuList;
+        default = null;
+        example = "0-1";
+        description = "AllowedCPUs= of the slice in this mode, a CPU list (null: every CPU).";
       };
     };
   };
@@ -270,6 +277,16 @@ in
           default = d.studio.audioWeight.ioWeight;
           description = "IOWeight= of the audio units in studio-local.";
         };
+      };
+      audioCpus = mkOption {
+        type = types.nullOr cpuList;
+        default = d.studio.audioCpus;
+        example = "2-3";
+        description = ''
+          CPUs reserved for the audio units in studio-local (their AllowedCPUs=; null: none).
+          `slices.studioLocal.ai.allowedCpus` and `.platform.allowedCpus` must then name
+          only other CPUs (the controller refuses a config that does not).
+        '';
       };
       quantum = mkOption {
         type = types.nullOr (types.ints.between 8 8192);
