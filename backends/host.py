@@ -221,8 +221,10 @@ class HostBackend:
         self._systemd.reset_failed(name)
 
     def console_message(self, text: str) -> None:
-        """Write one line to the system console; any error is swallowed (best effort)."""
-        line = f"dubnium: {text}\n".encode(errors="replace")
+        """Write one line to the system console (controls escaped, so it stays one line);
+        any error is swallowed (best effort)."""
+        shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+        line = f"dubnium: {shown}\n".encode(errors="replace")
         with contextlib.suppress(OSError):
             fd = os.open(self.console_path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
             try:
