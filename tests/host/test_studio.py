@@ -2,7 +2,8 @@
 
 Drives `mode --backend host` inside the namespace and checks the result with pw-dump and
 `systemctl show`, not with Dubnium's own reading: entering studio-local forces alice's
-PipeWire quantum and raises her user manager's and user.slice's weights; leaving restores
+PipeWire quantum, raises her user manager's and user.slice's weights and keeps CPU 1 for
+them (ai.slice on CPU 0: AllowedCPUs as systemd shows it); leaving restores
 the exact previous values (set to non-default values first, so a reset to defaults would
 fail), also when the controller that entered was SIGKILLed before any exit step. The NVML
 test counts the real backend's NVML calls while studio-local is in force: zero.
@@ -53,6 +54,15 @@ def audio_state(host: TestHost) -> tuple[object, tuple[str, str], tuple[str, str
             weights(host, "user.slice"))
 
 
+def allowed_cpus(host: TestHost) -> tuple[str, ...]:
+    """AllowedCPUs= as systemd shows it, of alice's user manager, user.slice and ai.slice."""
+    out = []
+    for unit in (USER_MANAGER, "user.slice", "ai.slice"):
+        shown = host.systemctl("show", unit, "-p", "AllowedCPUs").stdout.strip()
+        out.append(shown.partition("=")[2])
+    return tuple(out)
+
+
 def owner_values(host: TestHost, quantum: int) -> None:
     """Values of the owner's own, not systemd's or PipeWire's defaults."""
     host.pw_metadata("clock.force-quantum", quantum)
@@ -65,14 +75,16 @@ def test_studio_local_forces_the_quantum_and_weighs_alices_audio_desktop_restore
     """Entering changes the quantum in pw-dump and the weights systemd reports; leaving
     puts back the exact previous values."""
     owner_values(host, 512)
-    before = audio_state(host)
-    assert (512, ("150", "170"), ("90", "80")) == before
+    host.systemctl("set-property", "--runtime", "user.slice", "AllowedCPUs=0-1")
+    before = audio_state(host), allowed_cpus(host)
+    assert ((512, ("150", "170"), ("90", "80")), ("", "0-1", "")) == before
     proc = host.mode("request", "studio-local")
     assert 0 == proc.returncode, proc.stdout + proc.stderr
-    assert (QUANTUM, ("1000", "1000"), ("1000", "1000")) == audio_state(host)
+    assert ((QUANTUM, ("1000", "1000"), ("1000", "1000")), ("1", "1", "0")) == (
+        audio_state(host), allowed_cpus(host))
     proc = host.mode("request", "desktop")
     assert 0 == proc.returncode, proc.stdout + proc.stderr
-    assert before == audio_state(host)
+    assert before == (audio_state(host), allowed_cpus(host))
 
 
 def test_a_controller_killed_in_studio_local_entry_is_restored_by_the_next(

@@ -322,8 +322,11 @@ def host_policy_json(workdir_inner: Path = INNER) -> dict[str, Any]:
     data["guards"] = {**data["guards"], "cpu_load_per_core_max": 1000.0,
                       "memory_available_min_mib": 64, "model_store_free_min_mib": 1}
     # studio-local tunes alice's audio: her user manager, user.slice, her PipeWire's clock.
+    # CPU 1 is kept for her audio in studio-local, ai and platform on CPU 0 (2-core machine).
     data["studio"] = {**data["studio"], "audio_uid": UID, "audio_user": USER,
-                      "audio_units": ["user.slice", f"user@{UID}.service"]}
+                      "audio_units": ["user.slice", f"user@{UID}.service"], "audio_cpus": "1"}
+    for name in ("ai.slice", "platform.slice"):
+        data["slices"]["studio-local"][name]["allowed_cpus"] = "0"
     return data
 
 
