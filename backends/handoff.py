@@ -1,8 +1,8 @@
 """Hand a transition off to a transient systemd unit when `mode` runs inside a session.
 
-Called by the CLI (`dubnium.cli`) for mutating verbs on the host backend. `sudo mode request
-compute` typed in a terminal of the graphical session would be killed by its own
-TerminateSession half-way through; run from a transient unit (`systemd-run --wait --pipe`)
+Called by the host session (`backends.session.HostSession.mutating`) for mutating verbs.
+`sudo mode request compute` typed in a terminal of the graphical session would be killed by
+its own TerminateSession half-way through; run from a transient unit (`systemd-run --wait --pipe`)
 the controller lives outside the session, the terminal still sees its output while it
 lasts, and the record is written either way.
 """

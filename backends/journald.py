@@ -1,6 +1,6 @@
 """The journal and the service manager's status line, through pystemd's bindings.
 
-Called by the CLI (`dubnium.cli`) on the host backend: `JournalSink` is the sink of
+Called by the host session (`backends.session`): `JournalSink` is the sink of
 `dubnium.journal_entries.JournalReporter`. `send` is `sd_journal_sendv` (pystemd.journal) —
 structured fields, no text parsing; `status` is `sd_notify STATUS=` (pystemd.daemon), sent
 only when this process runs as a unit (NOTIFY_SOCKET set). Both are best effort: a missing

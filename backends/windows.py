@@ -1,6 +1,6 @@
 """Open windows of the graphical sessions, where the compositor can say (Hyprland: hyprctl).
 
-Called by the CLI (`dubnium.cli`) for the confirmation before the GUI goes
+Called by the CLI (`backends.session.HostSession.windows`) for the confirmation before the GUI goes
 (`dubnium.confirm`). For each graphical session's user, each Hyprland instance under
 `/run/user/<uid>/hypr/<signature>/` is asked `hyprctl clients -j` as that user (setpriv when
 root), bounded by a timeout. Best effort: returns the windows, or one sentence saying why

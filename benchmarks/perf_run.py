@@ -121,8 +121,9 @@ def _install(name: str, tree: Path, entry: str) -> Path:
     script.write_text(f"#!{venv}/bin/python\nimport sys\nfrom {entry} import main\n"
                       "sys.exit(main())\n")
     script.chmod(0o755)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", str(tree / "dubnium"),
-                    str(tree / "backends"), str(tree / "simulator")], check=True)
+    packages = [tree / p for p in ("dubnium", "dubnium_app", "backends", "simulator")]
+    subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q",
+                    *(str(p) for p in packages if p.is_dir())], check=True)
     return venv
 
 
@@ -229,7 +230,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in args.history_sizes.split(",")]
     rev = args.before or _before_rev()
-    after = _install("after", REPO, "dubnium.entry")
+    after = _install("after", REPO, "dubnium_app.entry")
     before = _install("before", _before_tree(rev), "dubnium.cli")
     logs = _history_logs(sizes)
     short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=REPO,

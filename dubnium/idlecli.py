@@ -1,9 +1,10 @@
 """`mode idle ...`: the idle automation verbs (status, watch, pause, resume, wake).
 
-A typer sub-app that `dubnium.cli` mounts as `mode idle`; it uses the CLI's composition
-(`dubnium.cli.Context`, seen here through the `Composition` protocol so the layers stay one
-way) and `dubnium.idlewatch.IdleWatcher`. Errors follow the CLI's rules: `DubniumError`s
-become one line and an exit code in `dubnium.cli.main`; a bad option is a usage error (2).
+A typer sub-app that `dubnium.cli` mounts as `mode idle`; it runs
+`dubnium.idlewatch.IdleWatcher` over the invocation's `dubnium.session.Session` (the mutating
+verbs inside the session's rules, their switches reported like the owner's). Errors follow
+the CLI's rules: `DubniumError`s become one line and an exit code in `dubnium.cli.main`; a
+bad option is a usage error (2).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import contextlib
 import json
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import typer
 
+from dubnium import progress
 from dubnium.backend import DubniumError, iso_timestamp
 from dubnium.idlewatch import IdleWatcher, Tick, status_json, status_text
-from dubnium.reconcile import Reconciler, Reporter
+from dubnium.session import Session, reconciler
 
 idle_app = typer.Typer(
     name="idle",
@@ -31,16 +33,6 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class Composition(Protocol):
-    """What `dubnium.cli.Context` provides to these verbs."""
-
-    def reconciler(self, reporter: Reporter | None = None) -> Reconciler: ...
-
-    def journal_reporter(self) -> Reporter | None: ...
-
-    def mutating(self, verb: str) -> contextlib.AbstractContextManager[None]: ...
-
-
 def parse_duration(text: str) -> float:
     """'90', '90s', '30m', '2h', '1d' in seconds; BadParameter otherwise."""
     match = _DURATION.match(text.strip())
@@ -49,20 +41,15 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def _composition(tctx: typer.Context) -> Composition:
-    obj: Any = tctx.obj
-    return obj  # type: ignore[no-any-return]
-
-
 @contextlib.contextmanager
 def _watcher(tctx: typer.Context, verb: str | None) -> Iterator[IdleWatcher]:
-    comp = _composition(tctx)
+    session: Session = tctx.find_root().obj
     if verb is None:
-        yield IdleWatcher(comp.reconciler())
+        yield IdleWatcher(reconciler(session))
         return
-    with comp.mutating(verb):
-        # Automatic switches are journalled like the owner's (on the host).
-        yield IdleWatcher(comp.reconciler(comp.journal_reporter()))
+    with session.mutating(verb):
+        # Automatic switches are reported like the owner's (the journal, on the host).
+        yield IdleWatcher(reconciler(session, progress.Tee(list(session.reporters()))))
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

@@ -7,8 +7,8 @@ the host otherwise, or always with `--refresh`. Either way the JSON says where t
 came from (`source`: `recorded` or `observed`) and how old its evidence is (`age_s`), and
 the exit code is derived from that JSON alone, so both sources answer alike.
 
-Called by `dubnium.entry` (the console script's fast path, which serves `mode current`
-without loading the full CLI) and by `dubnium.cli` (every other way in). Imports only the
+Called by `dubnium_app.entry` (the console script's fast path, which serves `mode current`
+without loading the full CLI) and by `dubnium.verbs_read` (every other way in). Imports only the
 standard library and the bottom layers at module level; the observer is imported when a
 live observation is made.
 """
@@ -21,7 +21,7 @@ from datetime import datetime
 from dubnium.codes import ExitCode
 from dubnium.modes import Mode
 
-TYPE_CHECKING = False  # typing itself is not imported at run time (see dubnium.entry)
+TYPE_CHECKING = False  # typing itself is not imported at run time (see dubnium_app.entry)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -3,8 +3,8 @@
 `WorldFile` reads and writes `<state_dir>/sim-world.json` (schema-versioned, carrying the
 world's policy); writes are atomic (temp file in the same directory, every byte, fsync,
 rename) and reads take only a regular file, through the strict JSON reader. Used by
-`mode-sim` (`simulator.cli`) and, through `SimSession`, by the `mode` CLI's composition root
-(`dubnium.cli`). A session behaves like a machine: its backend and clock write the world
+`mode-sim` (`simulator.cli`) and, through `SimSession`, by the `mode` CLI's simulated session
+(`simulator.session`). A session behaves like a machine: its backend and clock write the world
 through (`WriteThrough`): every observation reloads the world if another process saved it,
 and every action and every sleep saves it before returning, each under the world's lock held
 only for that read or write. So a `mode` process killed at any moment leaves the world as a
@@ -135,11 +135,12 @@ def _pace() -> float:
 
 
 class SimSession:
-    """One `mode` invocation's hold on the saved world (used by `dubnium.cli`)."""
+    """One `mode` invocation's hold on the saved world (used by `simulator.session`)."""
 
-    def __init__(self, file: WorldFile, world: World) -> None:
+    def __init__(self, file: WorldFile, world: World, policy: Policy | None = None) -> None:
         self.file = file
-        self.world = world
+        self._policy = policy
+        self.world = self._adopt(world)
         self.pace = _pace()
         self.sim = SimBackend(world)
         self._stamp = file._stamp()
@@ -153,7 +154,7 @@ class SimSession:
         lock = self.file.locked() if save else contextlib.nullcontext()
         with lock:
             if self.file._stamp() != self._stamp:
-                self.world = self.file.load(self.world.recorder)
+                self.world = self._adopt(self.file.load(self.world.recorder))
                 self.sim.world = self.world
             yield self.sim
             if save:
@@ -163,13 +164,18 @@ class SimSession:
     def open(cls, state_dir: Path, policy: Policy | None = None) -> SimSession:
         """Load the world saved in `state_dir` (BackendUnavailable when there is none).
 
-        The world carries its own policy (`session.policy`); `policy` is accepted so that a
-        caller with an explicit config can pass it, but the world keeps the one it was
-        created with.
+        The world carries its own policy (`session.policy`). With `policy` (`mode --config
+        X`), the world runs under that one instead, each time it is loaded, so the
+        controller and the world never judge by two policies; a change to the world saves
+        it with that policy.
         """
-        del policy
         file = WorldFile(state_dir)
-        return cls(file, file.load())
+        return cls(file, file.load(), policy)
+
+    def _adopt(self, world: World) -> World:
+        if self._policy is not None:
+            world.policy = self._policy
+        return world
 
     @property
     def policy(self) -> Policy:

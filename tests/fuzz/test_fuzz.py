@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dubnium.cli import main as mode_main
 from dubnium.codes import GUARD_EXIT_CODES, ExitCode
 from dubnium.policy import ConfigError, default_policy, load_policy
+from dubnium_app.compose import main as mode_main
 from simulator.campaign import run_plan
 from simulator.cli import main as sim_main
 from simulator.faults import draw_plan

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from dubnium.audit import FileAuditLog
-from dubnium.cli import main as mode_main
 from dubnium.codes import ExitCode
+from dubnium_app.compose import main as mode_main
 from simulator.cli import main as sim_main
 
 

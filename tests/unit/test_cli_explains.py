@@ -79,7 +79,7 @@ def test_missing_host_extra_says_how_to_install(tmp_path: Path) -> None:
     """Without pystemd, `--backend host` says to install the host extra (exit 4)."""
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"schema_version": 1}))
-    code = ("import sys; sys.modules['pystemd'] = None; from dubnium.cli import main; "
+    code = ("import sys; sys.modules['pystemd'] = None; from dubnium_app.compose import main; "
             f"main(['--backend', 'host', '--config', {str(config)!r}, 'doctor'])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=False)

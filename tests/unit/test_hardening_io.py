@@ -43,7 +43,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 def _mode(*args: str, stdout: int | None = subprocess.PIPE,
           user: int | None = None) -> subprocess.CompletedProcess[str]:
     python = sys.executable if user is None else SYSTEM_PYTHON
-    return subprocess.run([python, "-m", "dubnium.cli", *args], stdout=stdout,
+    return subprocess.run([python, "-m", "dubnium_app", *args], stdout=stdout,
                           stderr=subprocess.PIPE, text=True, env=ENV if user is None else
                           NOBODY_ENV, timeout=60, check=False, user=user)
 
@@ -354,7 +354,7 @@ def test_status_readers_never_make_a_request_busy(tmp_path: Path) -> None:
     """Requests while `mode status` runs in a loop: none exits 5 (readers took LOCK_SH)."""
     state = tmp_path / "sim"
     assert _sim("--state-dir", str(state), "create").returncode == 0
-    loop = ("import sys\nfrom dubnium.cli import main\n"
+    loop = ("import sys\nfrom dubnium_app.compose import main\n"
             "while True:\n    try:\n        main(['--backend', 'sim', '--state-dir', "
             f"{str(state)!r}, 'status'])\n    except SystemExit:\n        pass\n")
     reader = subprocess.Popen([sys.executable, "-c", loop], env=ENV, stdout=subprocess.DEVNULL,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from dubnium import strictjson
-from dubnium.cli import main as mode_main
 from dubnium.codes import ExitCode
 from dubnium.policy import ConfigError, load_policy, load_policy_data
+from dubnium_app.compose import main as mode_main
 
 
 def _config(**sections: Any) -> dict[str, Any]:

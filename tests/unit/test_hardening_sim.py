@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from dubnium.cli import main as mode_main
 from dubnium.codes import ExitCode
+from dubnium_app.compose import main as mode_main
 from simulator.campaign import run_plan
 from simulator.cli import main as sim_main
 from simulator.faults import draw_plan

@@ -163,9 +163,9 @@ def test_a_stop_request_rolls_back_at_a_step_boundary() -> None:
 
 
 def test_the_entry_guards_exit_with_the_interrupted_code() -> None:
-    """dubnium.launch and dubnium.entry (which must not import the CLI) use
+    """dubnium_app.launch and dubnium_app.entry (which must not import the CLI) use
     ExitCode.INTERRUPTED's number."""
-    from dubnium import entry, launch
+    from dubnium_app import entry, launch
 
     assert (int(ExitCode.INTERRUPTED),) * 2 == (launch.INTERRUPTED, entry.INTERRUPTED)
 

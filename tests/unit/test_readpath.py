@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from dubnium import entry, readpath
+from dubnium import readpath
 from dubnium.backend import iso_timestamp
 from dubnium.codes import ExitCode
 from dubnium.policy import DEFAULT_CONFIG_PATH, Policy
 from dubnium.reconcile import Outcome
+from dubnium_app import entry
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000_000_000_000
@@ -91,7 +92,7 @@ def test_only_mode_current_on_the_host_takes_the_fast_path(
 
 PROBE = """
 import json, sys
-from dubnium.entry import main
+from dubnium_app.entry import main
 try:
     main(sys.argv[1:])
 except SystemExit as stop:
@@ -186,7 +187,7 @@ def test_the_fast_path_and_the_full_cli_print_the_same(
         host_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     """The same recorded answer through the console script's fast path and through typer:
     the same JSON (but for the age) and the same exit code."""
-    from dubnium.cli import main as full
+    from dubnium_app.compose import main as full
 
     state, config = host_files
     (state / "current.json").write_text(json.dumps(record(
@@ -204,7 +205,7 @@ def test_text_output_names_the_age_on_stderr(host_files: tuple[Path, Path]) -> N
     state, config = host_files
     (state / "current.json").write_text(json.dumps(record(at_ns=time.time_ns())))
     proc = subprocess.run(
-        [sys.executable, "-m", "dubnium.entry", "--backend", "host", "--config", str(config),
+        [sys.executable, "-m", "dubnium_app.entry", "--backend", "host", "--config", str(config),
          "current"], check=False, capture_output=True, text=True, cwd=REPO, timeout=60)
     assert ("desktop\n", 0) == (proc.stdout, proc.returncode)
     assert proc.stderr.startswith("recorded ")

@@ -143,7 +143,7 @@ def test_ctrl_c_mid_switch_rolls_back_with_one_message(state: Path, first: int) 
 
 def _importing_the_cli(pid: int, timeout: float = 10.0) -> None:
     """Wait until the process has started importing the CLI (a C module of it is mapped):
-    from then on `dubnium.entry`'s guard is in place. (A SIGINT earlier, in Python's own site
+    from then on `dubnium_app.entry`'s guard is in place. (A SIGINT earlier, in Python's own site
     initialisation, is the interpreter's to report; see docs/architecture.md.)"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

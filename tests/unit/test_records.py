@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from dubnium.cli import main as mode_main
 from dubnium.records import (
     RECORD_VERSION,
     AbandonedRecord,
@@ -17,6 +16,7 @@ from dubnium.records import (
     from_json,
     to_json,
 )
+from dubnium_app.compose import main as mode_main
 from simulator.campaign import Run
 from simulator.cli import main as sim_main
 from simulator.faults import FaultKind, FaultPlan, fault, request

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from dubnium.cli import main as mode_main
+from dubnium_app.compose import main as mode_main
 from simulator.cli import main as sim_main
 from simulator.faults import FaultKind, draw_fault, draw_plan
 from simulator.persist import WorldFile

@@ -7,7 +7,7 @@ on the live host its answer is usually already on disk (`current.json`, see
 `--json` / `--refresh` — and answers it with the standard library, the policy file, and,
 when a live observation is needed, only the observer and the host backend. Everything else,
 and anything unusual on the way (help, another verb, the simulator, a config or state file
-that does not read cleanly, any error), is handed to the full CLI (`dubnium.cli.main`,
+that does not read cleanly, any error), is handed to the full CLI (`dubnium_app.compose.main`,
 typer), which answers it, errors included, as it always has; nothing has been printed or
 written by then. `tests/unit/test_readpath.py` keeps both ways' output equal.
 
@@ -19,7 +19,6 @@ had been changed), never a traceback; a switch in progress handles its own signa
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import stat
@@ -137,7 +136,9 @@ def current(request: dict[str, Any]) -> int | None:
     if settings is None:
         return None
     state_dir = request["state_dir"] or settings[0]
-    clock = importlib.import_module("backends.clock").RealClock()
+    from backends.clock import RealClock
+
+    clock = RealClock()
     if not request["refresh"]:
         record = _read_recorded(state_dir)
         fresh = readpath.recorded_if_fresh(
@@ -158,7 +159,9 @@ def _live(request: dict[str, Any], state_dir_name: str) -> int | None:
     try:
         policy = load_policy(Path(request["config"]))
         runtime = RuntimeState(DirectoryStore(state_dir), state_dir_name)
-        backend = importlib.import_module("backends.host").HostBackend(policy)
+        from backends.host import HostBackend  # pystemd missing: the full CLI says so
+
+        backend = HostBackend(policy)
         _, data = readpath.observe_json(backend, policy, runtime)
         if request["refresh"] and os.geteuid() == 0:
             runtime.write_current(data)
@@ -190,7 +193,7 @@ def _main(argv: list[str] | None) -> None:
             raise SystemExit(1) from None
         if code is not None:
             raise SystemExit(code)
-    from dubnium.cli import main as full
+    from dubnium_app.compose import main as full
 
     full(args)
 
