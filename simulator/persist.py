@@ -173,8 +173,8 @@ class SimSession:
         return cls(file, file.load(), policy)
 
     def _adopt(self, world: World) -> World:
-        if self._policy is not None:
-            world.policy = self._policy
+        if self._policy is not None and world.policy != self._policy:
+            world.set_policy(self._policy)
         return world
 
     @property
