@@ -1,6 +1,6 @@
 """What a switch will close, said before it does: the confirmation of `mode request compute`.
 
-Called by `dubnium.cli` when the plan ends the graphical session (a `TerminateSessions` step)
+Called by `dubnium.cli_views` when the plan ends the graphical session (a `TerminateSessions` step)
 and `mode` runs on a terminal: the owner sees the graphical sessions and their users, the open
 windows where the compositor can say (`hyprctl clients -j` under Hyprland, read by
 `backends/windows.py`), the GPU holders and the audio streams, and answers. Pure: built from

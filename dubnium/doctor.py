@@ -1,7 +1,7 @@
 """`mode doctor`: what this backend can observe, what it cannot and why; state and log health.
 
-Called by `dubnium.cli`. Reads the backend's facts, the runtime state files and the audit log;
-changes nothing. Returns the JSON-ready data and the text together.
+Called by `dubnium.verbs_read` (`mode doctor`). Reads the backend's facts, the runtime state
+files and the audit log; changes nothing. Returns the JSON-ready data and the text together.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """`mode history`: which audit records to show (`--since`, `--outcome`, `--limit`).
 
-Called by `dubnium.cli`. Pure: takes the audit log's entries (`dubnium.audit.AuditEntry`) and a
-query, returns the ones to print, newest last. Damaged lines are always shown (they are
-evidence that something went wrong) and count toward the limit.
+Called by `dubnium.verbs_read` (`mode history`). Pure: takes the audit log's entries
+(`dubnium.audit.AuditEntry`) and a query, returns the ones to print, newest last. Damaged lines
+are always shown (they are evidence that something went wrong) and count toward the limit.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Structured journal entries for every transition attempt and step (`journalctl`-readable).
 
-Called by `dubnium.cli`, which adds a `JournalReporter` to the reconciler's reporters on the
-host backend, with `backends.journald.JournalSink` as its sink (pystemd's binding of
-`sd_journal_sendv`). One entry per event, each kind with its own MESSAGE_ID (stable: the
-catalogue below is a public contract, documented in docs/journal.md), and these fields:
+Called by the host session (`backends.session`), which adds a `JournalReporter` to the
+reconciler's reporters on the host backend, with `backends.journald.JournalSink` as its sink
+(pystemd's binding of `sd_journal_sendv`). One entry per event, each kind with its own
+MESSAGE_ID (stable: the catalogue below is a public contract, documented in docs/journal.md),
+and these fields:
 
     MODE_FROM  MODE_TO  OUTCOME  EXIT_CODE  ATTEMPT  LEG  STEP  STEP_STATUS  ELAPSED_S
     BOUND_S  GUARD  SYSLOG_IDENTIFIER=mode

@@ -1,7 +1,7 @@
 """Progress of a transition as a person watches it: one stderr line per step as it starts and
 as it ends (with its elapsed time and its bound), and on a terminal a live status line.
 
-Called by `dubnium.cli` for the mutating verbs, through the reconciler's `Reporter` hooks
+Called by `dubnium.verbs_switch` for the mutating verbs, through the reconciler's `Reporter` hooks
 (`dubnium.reconcile.Reporter`); `Tee` fans the hooks out to several reporters (the terminal
 and the journal). Time comes from the injected clock only: virtual in the simulator, real on
 the host. No colour when NO_COLOR is set or stderr is not a terminal; `--quiet` prints

@@ -1,9 +1,10 @@
 """Rendering at the CLI's edge: the text a person reads and the one JSON contract of the verbs.
 
-Called by `dubnium.cli` only. Records, reports and observations keep the names their owners
-give them (the transition record's `requested`, `final_state`); every `--json` output goes
-through one function here that gives it the contract of docs/schemas/: a `schema_version`,
-and one field name per concept across verbs —
+Called by the verbs of `mode` (`dubnium.verbs_read`, `dubnium.verbs_switch`) only. Records,
+reports and observations keep the names their owners give them (the transition record's
+`requested`, `final_state`); every `--json` output goes through one function here that gives
+it the contract of docs/schemas/: a `schema_version`, and one field name per concept across
+verbs —
 
 - `observed_state`: what observation shows (never the target),
 - `target`: the mode a request, a plan or a guard check is for,

@@ -1,11 +1,11 @@
 """Stop requests: SIGINT, SIGTERM and SIGHUP during a transition, answered at a step boundary.
 
-Installed by the CLI (`dubnium.cli`, around a mutating verb) and handed to the reconciler as
-its `stop` callable, which the attempt asks before each forward step. The first signal asks
-for a stop and says so on stderr; the attempt then rolls back (bounded) and records
-`interrupted`. Every later signal is answered with a message and not obeyed: a rollback that
-is cut short would leave the host half-done. Nothing here raises from a handler, so no signal
-at any point becomes a traceback.
+Installed by the CLI (`dubnium.verbs_switch`, around a mutating verb) and handed to the
+reconciler as its `stop` callable, which the attempt asks before each forward step. The first
+signal asks for a stop and says so on stderr; the attempt then rolls back (bounded) and records
+`interrupted`. Every later signal is answered with a message and not obeyed: a rollback that is
+cut short would leave the host half-done. Nothing here raises from a handler, so no signal at
+any point becomes a traceback.
 """
 
 from __future__ import annotations

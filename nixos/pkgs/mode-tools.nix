@@ -56,7 +56,7 @@ python3Packages.buildPythonApplication {
 
   # The test suite needs a namespace-booted systemd and nix-instantiate; CI runs it.
   doCheck = false;
-  pythonImportsCheck = [ "dubnium" "backends" "simulator" ];
+  pythonImportsCheck = [ "dubnium" "dubnium_app" "backends" "simulator" ];
 
   meta = {
     description = "Dubnium mode controller: desktop, studio-local and compute, switched safely";

@@ -17,14 +17,10 @@ from dubnium_app import compose
 from simulator import oracle
 from simulator.persist import WorldFile
 from simulator.session import SimulatedSession
+from tests.unit import test_cli
 from tests.unit.test_cli import Shell
 
-
-@pytest.fixture
-def shell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Shell:
-    sh = Shell(tmp_path / "state", capsys)
-    assert sh.run("mode-sim", "create", "--seed", "5")[0] == 0
-    return sh
+shell = test_cli.shell  # a created world (seed 5) and the two commands
 
 
 def _display_on_gpu1(tmp_path: Path) -> Path:
