@@ -153,6 +153,7 @@ class FileAuditLog:
     def __init__(self, path: Path, rotate_bytes: int = DEFAULT_ROTATE_BYTES) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
+        self.tally_path = path.with_name(path.name + ".tally")  # dubnium.tally's checkpoint
         self.rotate_bytes = rotate_bytes
 
     def segments(self) -> list[Path]:
@@ -260,6 +261,25 @@ class FileAuditLog:
                 text = line.rstrip(b"\n")
                 if text:
                     yield _entry(number, text, path.name, offset)
+                offset += len(line)
+
+    def complete_entries(self, segment: Path, start: int) -> Iterator[tuple[AuditEntry, int]]:
+        """The entries of `segment`'s complete (newline-ended) lines from byte `start` on,
+        each with the offset just after it; a missing segment has none (`dubnium.tally`)."""
+        try:
+            fd = fsutil.open_regular(segment, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateCorrupt(f"cannot read audit log {segment}: {_why(exc)}") from None
+        with os.fdopen(fd, "rb") as f:
+            f.seek(start)
+            offset = start
+            for line in f:
+                if not line.endswith(b"\n"):
+                    return  # still being written
+                if len(line) > 1:
+                    yield _entry(0, line[:-1], segment.name, offset), offset + len(line)
                 offset += len(line)
 
     def newest_first(self) -> Iterator[AuditEntry]:

@@ -24,6 +24,7 @@ from dubnium.plan import plan
 from dubnium.session import Session, reconciler, timestamp
 from dubnium.status import StatusView, metrics_text, write_textfile
 from dubnium.studio import xruns_since_entry
+from dubnium.tally import updated_tally
 
 
 def print_plan(session: Session, target: Mode, as_json: bool) -> None:
@@ -54,8 +55,8 @@ def observe(session: Session) -> tuple[Observation, dict[str, Any]]:
 
 
 def write_metrics(session: Session, obs: Observation, path: Path) -> None:
-    records = (e.record for e in session.audit.entries() if e.record is not None)
-    write_textfile(path, metrics_text(status_view(session, obs), records))
+    """The textfile; its counters read only what the audit log gained since the last tick."""
+    write_textfile(path, metrics_text(status_view(session, obs), updated_tally(session.audit)))
 
 
 def status_view(session: Session, obs: Observation | None = None) -> StatusView:

@@ -1,11 +1,13 @@
 """`mode doctor`: what this backend can observe, what it cannot and why; state and log health.
 
 Called by `dubnium.verbs_read` (`mode doctor`). Reads the backend's facts, the runtime state
-files and the audit log; changes nothing. Returns the JSON-ready data and the text together.
+files and the audit log's newest lines (from its end, never the whole log); changes nothing.
+Returns the JSON-ready data and the text together.
 """
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,15 @@ from dubnium.state import RuntimeState
 EVIDENCE_GROUPS = ("units", "sessions", "processes", "audio", "gpus", "load", "memory",
                    "pressure", "slices", "paths")
 STATE_FILES = ("desired.json", "current.json", "last-transition.json", "last-guards.json")
+AUDIT_LINES_CHECKED = 1000  # the newest lines of the audit log that doctor parses
+
+
+def audit_health(audit: AuditLog, lines: int = AUDIT_LINES_CHECKED) -> dict[str, Any]:
+    """The damaged lines among the log's newest `lines` (read from its end: the cost is that
+    of `lines`, not of the log), newest last, each by segment and byte offset."""
+    newest = list(itertools.islice(audit.newest_first(), lines))
+    return {"lines_checked": len(newest),
+            "damaged": [e.where for e in reversed(newest) if e.damaged]}
 
 
 @attrs.frozen
@@ -41,7 +52,6 @@ def diagnose(backend: Backend, policy: Policy, runtime: RuntimeState, audit: Aud
         except StateCorrupt as exc:
             files[name] = f"corrupt: {exc}"
             problems.append(str(exc))
-    damaged = [e.line_no for e in audit.entries() if e.damaged]
     seen = None if isinstance(facts.gpus, Unavailable) else [g.index for g in facts.gpus]
     topology = {
         "configured_present": list(policy.hardware.present_gpus),
@@ -64,7 +74,7 @@ def diagnose(backend: Backend, policy: Policy, runtime: RuntimeState, audit: Aud
         "evidence": evidence,
         "state_dir": str(state_dir),
         "state_files": files,
-        "audit_log": {"damaged_lines": damaged},
+        "audit_log": audit_health(audit),
         "gpu_topology": topology,
         "problems": problems,
     }

@@ -9,7 +9,6 @@ last attempt's, with their time; a busy lock whose holder cannot be read says so
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from dubnium.fsutil import atomic_write
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import Observation
 from dubnium.render import lock_text, observation_text, stamp
+from dubnium.tally import Tally
 
 
 @attrs.frozen
@@ -168,8 +168,9 @@ def _label(value: object) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def metrics_text(view: StatusView, history: Iterable[Mapping[str, Any]]) -> str:
-    """The Prometheus text exposition for node-exporter's textfile collector."""
+def metrics_text(view: StatusView, tally: Tally) -> str:
+    """The Prometheus text exposition for node-exporter's textfile collector; the counters
+    are the audit log's totals (`dubnium.tally`)."""
     out: list[str] = []
 
     def metric(name: str, kind: str, help_text: str,
@@ -196,27 +197,15 @@ def metrics_text(view: StatusView, history: Iterable[Mapping[str, Any]]) -> str:
         if isinstance(last["exit_code"], int):
             metric("dubnium_last_transition_exit_code", "gauge", "The last attempt's exit code.",
                    [({}, float(last["exit_code"]))])
-    outcomes: Counter[str] = Counter()
-    blocks: Counter[str] = Counter()
-    durations: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for record in history:
-        if record.get("kind", "transition") != "transition":
-            continue
-        outcome = str(record.get("outcome"))
-        outcomes[outcome] += 1
-        blocks.update(str(g) for g in record.get("blocking") or [])
-        duration = record.get("duration_s")
-        if isinstance(duration, int | float):
-            durations[(str(record.get("requested")), outcome)].append(float(duration))
+    durations = sorted(tally.durations.items())
     metric("dubnium_transitions_total", "counter", "Transition attempts in the audit log.",
-           [({"outcome": k}, float(v)) for k, v in sorted(outcomes.items())])
+           [({"outcome": k}, float(v)) for k, v in sorted(tally.outcomes.items())])
     metric("dubnium_guard_blocks_total", "counter", "Attempts blocked, by guard.",
-           [({"guard": k}, float(v)) for k, v in sorted(blocks.items())])
+           [({"guard": k}, float(v)) for k, v in sorted(tally.blocks.items())])
     metric("dubnium_transition_duration_seconds_sum", "counter",
            "Total duration of transition attempts.",
-           [({"target": t, "outcome": o}, sum(v)) for (t, o), v in sorted(durations.items())])
+           [({"target": t, "outcome": o}, total) for (t, o), (total, _) in durations])
     metric("dubnium_transition_duration_seconds_count", "counter",
            "Transition attempts with a duration.",
-           [({"target": t, "outcome": o}, float(len(v)))
-            for (t, o), v in sorted(durations.items())])
+           [({"target": t, "outcome": o}, float(count)) for (t, o), (_, count) in durations])
     return "\n".join(out) + "\n"
