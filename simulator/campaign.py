@@ -1,7 +1,7 @@
 """Fault campaigns: run fault plans against the simulated workstation and check them.
 
 Called by `mode-sim campaign` / `mode-sim replay` (`simulator.cli`, a thin layer over
-`run_campaign`, `format_summary` and `replay_lines`), by the campaign test in `tests/unit/`
+`run_campaign` and `replay_lines`), by the campaign test in `tests/unit/`
 and by the benchmarks. One seed is one `Run`: a `Station` (world + the real `Reconciler` +
 in-memory runtime state and audit log) whose hooks (`Hooks`: the world's `Recorder` and the
 reconciler's `Reporter` in one object) feed the invariant `Checker` after every event, fire
@@ -24,7 +24,7 @@ import multiprocessing
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from enum import IntEnum
 from typing import Any
@@ -449,45 +449,3 @@ def run_campaign(seeds: Iterable[int], *, jobs: int = 1, sample_every: int = 100
     first = todo[0] if todo else 0
     return CampaignResult(first, len(todo), tuple(results), tuple(mismatched), len(sampled),
                           time.perf_counter() - start, jobs)
-
-
-def format_summary(result: CampaignResult) -> Iterator[str]:
-    """The summary table `mode-sim campaign` prints."""
-    results = result.results
-    faults: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
-    rules: Counter[str] = Counter()
-    first_seed: dict[str, int] = {}
-    for r in results:
-        faults.update(r.faults)
-        outcomes.update(r.outcomes)
-        for v in r.violations:
-            key = f"{v.kind}: {v.rule}"
-            rules[key] += 1
-            first_seed.setdefault(key, r.seed)
-        if r.crash is not None:
-            key = "crash: " + r.crash.strip().splitlines()[-1][:80]
-            rules[key] += 1
-            first_seed.setdefault(key, r.seed)
-    sim_s = sum(r.sim_ns for r in results) / 1e9
-    last = result.first + result.count - 1
-    yield f"seeds run           {result.count} ({result.first}..{last}), {result.jobs} job(s)"
-    yield f"attempts            {sum(r.attempts for r in results)}"
-    yield f"transitions         {sum(r.transitions for r in results)}"
-    yield f"wall time           {result.wall_s:.1f} s   simulated {sim_s:.0f} s " \
-          f"({sim_s / max(result.wall_s, 1e-9):.0f}x real time)"
-    yield "faults injected by kind"
-    for kind in FaultKind:
-        yield f"  {kind.value:<24}{faults.get(kind.value, 0):>8}"
-    yield "outcomes"
-    for outcome, count in sorted(outcomes.items()):
-        yield f"  {outcome:<24}{count:>8}"
-    yield "violations"
-    if not rules:
-        yield "  none"
-    for key, count in sorted(rules.items()):
-        yield f"  {key:<60}{count:>6}   first seed {first_seed[key]}"
-    yield f"determinism         {result.resampled} seed(s) re-run, " \
-          f"{len(result.nondeterministic)} differ" + (
-              f": {list(result.nondeterministic)[:10]}" if result.nondeterministic else "")
-    yield f"exit                {int(result.exit_code)} ({result.exit_code.name.lower()})"

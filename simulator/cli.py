@@ -132,6 +132,7 @@ def show(
 
 app.command(name="idle-campaign")(cli_faults.idle_campaign)
 app.command()(cli_faults.campaign)
+app.command(name="campaign-merge")(cli_faults.campaign_merge)
 app.command()(cli_faults.replay)
 
 

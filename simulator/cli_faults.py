@@ -1,7 +1,8 @@
 """`mode-sim` verbs for faults and campaigns: `fault add|list|clear` on the saved world,
-and `campaign`, `idle-campaign` and `replay`, thin layers over `simulator.campaign` and
-`simulator.idle_campaign` (their exit codes: `simulator.campaign.CampaignExit`; they need no
-world file, but `replay --keep-world` leaves its final world in the state directory).
+and `campaign`, `campaign-merge`, `idle-campaign` and `replay`, thin layers over
+`simulator.campaign`, `simulator.shards` and `simulator.idle_campaign` (their exit codes:
+`simulator.campaign.CampaignExit`; they need no world file, but `replay --keep-world` leaves
+its final world in the state directory).
 
 Registered by `simulator.cli`.
 """
@@ -120,24 +121,53 @@ def campaign(
     sample_every: Annotated[int, typer.Option(
         min=0, help="Re-run every K-th seed in a fresh interpreter and compare its trace "
         "(0: no determinism check).")] = 100,
+    summary: Annotated[Path | None, typer.Option(
+        help="Also write the summary as JSON here (for campaign-merge).")] = None,
 ) -> None:
     """Run fault plans drawn from seeds; print a summary; exit 40 safety, 41 liveness,
     42 crash, 43 nondeterministic trace (the worst found), 0 when all is well."""
-    from simulator.campaign import format_summary, run_campaign, shard_range
+    from simulator.campaign import run_campaign, shard_range
+    from simulator.shards import Summary, lines, write_summary
 
     try:
-        todo = shard_range(seeds, _shard(shard), first)
+        which = _shard(shard)
+        todo = shard_range(seeds, which, first)
     except ValueError as exc:
         fail(ExitCode.USAGE, str(exc))
     result = run_campaign(todo, jobs=jobs, sample_every=sample_every)
-    for line in format_summary(result):
+    found = Summary.of_result(result, first=first, seeds=seeds, shard=which)
+    if summary is not None:
+        with errors():
+            write_summary(summary, found)
+    for line in lines(found):
         OUTPUT.echo(line)
     bad = [r for r in result.results if r.verdict or r.crash]
     for r in bad[:20]:
         what = r.violations[0].rule if r.violations else "crash"
         OUTPUT.echo(f"seed {r.seed}: {r.verdict.name.lower()} ({what}); "
                    f"replay: mode-sim replay --seed {r.seed}")
-    raise typer.Exit(int(result.exit_code))
+    raise typer.Exit(int(found.exit_code))
+
+
+def campaign_merge(
+    files: Annotated[list[Path], typer.Argument(help="Shard summaries (campaign --summary).")],
+    out: Annotated[Path | None, typer.Option(help="Also write the merged summary here.")]
+    = None,
+) -> None:
+    """Merge the shard summaries of one campaign (every shard exactly once); print the
+    summary; exit like `campaign` for the whole range."""
+    from simulator.shards import SummaryError, lines, merge, read_summary, write_summary
+
+    try:
+        merged = merge(read_summary(path) for path in files)
+    except SummaryError as exc:
+        fail(ExitCode.USAGE, str(exc))
+    if out is not None:
+        with errors():
+            write_summary(out, merged)
+    for line in lines(merged):
+        OUTPUT.echo(line)
+    raise typer.Exit(int(merged.exit_code))
 
 
 def replay(
