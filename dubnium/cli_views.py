@@ -1,29 +1,26 @@
-"""What some verbs of `mode` gather before they render: the status view, the metrics
-textfile, the plan a request would run, the confirmation before the GUI goes, the lock's age.
-Called by `dubnium.verbs_read` and `dubnium.verbs_switch` with their `Session`; kept apart so
-the verbs stay short.
+"""What some verbs of `mode` gather before they render: the status view (built by
+`dubnium.readverbs`), the metrics textfile, the plan a request would run, the confirmation
+before the GUI goes. Called by `dubnium.verbs_read` and `dubnium.verbs_switch` with their
+`Session`; kept apart so the verbs stay short.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 import typer
 
-from dubnium import confirm, readpath, render
+from dubnium import confirm, readpath, readverbs, render
 from dubnium.cli_types import emit
 from dubnium.facts import Unavailable
 from dubnium.modes import Mode
 from dubnium.observe import Observation
 from dubnium.plan import plan
-from dubnium.session import Session, reconciler, timestamp
+from dubnium.session import Session, reconciler
 from dubnium.status import StatusView, metrics_text, write_textfile
-from dubnium.studio import xruns_since_entry
 from dubnium.tally import updated_tally
 
 
@@ -60,39 +57,8 @@ def write_metrics(session: Session, obs: Observation, path: Path) -> None:
 
 
 def status_view(session: Session, obs: Observation | None = None) -> StatusView:
-    runtime = session.runtime
     if obs is None:
         obs, _ = observe(session)
-    policy = session.policy
-    xruns = xruns_since_entry(runtime, obs.evidence)  # studio-local (issue 15)
-    return StatusView(
-        backend=session.name, desired=runtime.read_desired(),
-        boot_default=policy.boot_default_mode, observation=obs, timestamp=timestamp(session),
-        last=runtime.last_transition(), lock=aged(session, runtime.store.lock_held()),
-        placement={"studio": policy.placement.studio, "compute": policy.placement.compute},
-        needs_root=not session.simulated, xruns_since_entry=xruns,
-    )
-
-
-def aged(session: Session, lock: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The live holder's record with its age and whether it is over
-    `timeouts.lock_stale_s` (shown by `mode status`; nothing is broken automatically)."""
-    if lock is None:
-        return None
-    age = lock_age_s(lock, session.backend.clock.wall_ns())
-    limit = session.policy.timeouts.lock_stale_s
-    return {**lock, "age_s": age, "stale": age is not None and age > limit}
-
-
-def lock_age_s(lock: Mapping[str, Any], now_ns: int) -> float | None:
-    """How long the live holder has held the lock, from its record (None: cannot tell)."""
-    started = lock.get("started_at")
-    if not isinstance(started, str):
-        return None
-    try:
-        at = datetime.fromisoformat(started)
-    except ValueError:
-        return None
-    if at.tzinfo is None:
-        return None
-    return round(now_ns / 1e9 - at.timestamp(), 3)
+    return readverbs.status_view(backend_name=session.name, backend=session.backend,
+                                 policy=session.policy, runtime=session.runtime,
+                                 observation=obs, needs_root=not session.simulated)

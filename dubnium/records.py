@@ -17,8 +17,8 @@ import attrs
 
 from dubnium.codes import GuardId
 from dubnium.facts import VllmProfile
-from dubnium.guards import Severity, Status, Verdict
 from dubnium.modes import Mode
+from dubnium.verdicts import Severity, Status, Verdict
 
 # The record's own version, beside the `schema_version` of the file that holds it (the audit
 # log, last-transition.json). 1: untyped dicts with the same keys (no `record_version`);

@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -26,7 +26,9 @@ from dubnium import fsutil, strictjson
 from dubnium.backend import DubniumError, StateCorrupt, StorageError
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode
-from dubnium.policy import Policy
+
+if TYPE_CHECKING:  # the read verbs read state without loading the policy
+    from dubnium.policy import Policy
 
 SCHEMA_VERSION = 1
 

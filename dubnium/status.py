@@ -19,7 +19,7 @@ from dubnium.backend import StorageError
 from dubnium.fsutil import atomic_write
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import Observation
-from dubnium.render import lock_text, observation_text, stamp
+from dubnium.readout import lock_text, observation_text, stamp
 from dubnium.tally import Tally
 
 

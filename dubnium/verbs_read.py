@@ -10,23 +10,20 @@ always in the simulator). Each gets its session from the typer context, gathers 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dubnium import cli_views as views
-from dubnium import readiness, readpath, render
-from dubnium.backend import StateCorrupt
+from dubnium import readiness, readpath, readverbs, render
 from dubnium.cli_types import OUTPUT, JsonOpt, ModeArg, OptModeArg, emit, parse_mode, session_of
 from dubnium.codes import ExitCode
 from dubnium.doctor import diagnose
 from dubnium.guards import GuardReport
 from dubnium.history import HistoryQuery, QueryError
 from dubnium.modes import Mode
-from dubnium.reconcile import Outcome, read_record
-from dubnium.records import AttemptRecord
+from dubnium.reconcile import Outcome
 from dubnium.session import VerbExit, reconciler, timestamp
 from dubnium.tuning import observer_backoff
 
@@ -76,11 +73,7 @@ def current(
 
 def desired(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The desired mode (intent), as last written by a request."""
-    runtime = session_of(tctx).runtime
-    mode = runtime.read_desired()
-    twin = runtime.read_json("desired.json")
-    data = render.stamp({"desired": mode.value if mode else None, "record": twin})
-    emit(as_json, data, mode.value if mode else "none (no request since boot)")
+    emit(as_json, *readverbs.desired(session_of(tctx).runtime))
 
 
 def status(
@@ -94,10 +87,7 @@ def status(
 ) -> None:
     """Desired, observed, converged or not, the last attempt, placement, the lock."""
     view = views.status_view(session_of(tctx))
-    if waybar:
-        OUTPUT.echo(json.dumps(view.waybar(), sort_keys=True))
-    else:
-        emit(as_json, view.to_json(), view.text())
+    OUTPUT.echo(readverbs.status_output(view, as_json, waybar))
     if check and not view.converged:
         raise VerbExit(ExitCode.DIVERGED)
 
@@ -166,27 +156,13 @@ def history(
         query = HistoryQuery.parse(limit, since, outcome or [], (o.value for o in Outcome))
     except QueryError as exc:
         raise VerbExit(ExitCode.USAGE, str(exc)) from None
-    entries = query.select_from_end(session.audit.newest_first())
-    if as_json:
-        for e in entries:
-            OUTPUT.echo(render.json_line(
-                render.record_json(e.record) if e.record is not None else
-                render.stamp({"segment": e.segment, "offset": e.offset, "raw": e.raw})))
-        return
-    lines = [render.history_line(e.record, e.where) for e in entries]
-    OUTPUT.echo("\n".join(lines) or "no transitions recorded")
+    for line in readverbs.history(session.audit, query, as_json):
+        OUTPUT.echo(line)
 
 
 def last_transition(tctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The record of the last transition attempt."""
-    last = session_of(tctx).runtime.last_transition()
-    if last is None:
-        emit(as_json, render.stamp({"record": None}), "no transition recorded")
-        return
-    record = read_record(last)
-    if not isinstance(record, AttemptRecord):
-        raise StateCorrupt("last-transition.json is not a transition record")
-    emit(as_json, render.record_json(last), render.last_transition_text(record))
+    emit(as_json, *readverbs.last_transition(session_of(tctx).runtime))
 
 
 def doctor(tctx: typer.Context, as_json: JsonOpt = False, audio: Annotated[bool, typer.Option(

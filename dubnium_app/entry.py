@@ -1,15 +1,19 @@
-"""The `mode` console script: `mode current` on the host answered before the full CLI loads.
+"""The `mode` console script: the read verbs on the host answered before the full CLI loads.
 
 `mode current` is the verb scripts, status bars and the observer timer run most often, and
 on the live host its answer is usually already on disk (`current.json`, see
 `dubnium.readpath`). This entry reads exactly that invocation — global `--backend`,
 `--state-dir`, `--config` (or their environment variables), the verb `current`, and
 `--json` / `--refresh` — and answers it with the standard library, the policy file, and,
-when a live observation is needed, only the observer and the host backend. Everything else,
-and anything unusual on the way (help, another verb, the simulator, a config or state file
-that does not read cleanly, any error), is handed to the full CLI (`dubnium_app.compose.main`,
-typer), which answers it, errors included, as it always has; nothing has been printed or
-written by then. `tests/unit/test_readpath.py` keeps both ways' output equal.
+when a live observation is needed, only the observer and the host backend. The other read
+verbs — `status [--json|--waybar|--check]`, `desired`, `history [--json] [--limit N]
+[--since T] [--outcome O]...` and `last-transition` — are answered the same way by
+`dubnium.readverbs`, which imports what each uses and no typer, planner, guards or
+reconciler. Everything else, and anything unusual on the way (help, another verb, the
+simulator, a config or state file that does not read cleanly, any error), is handed to the
+full CLI (`dubnium_app.compose.main`, typer), which answers it, errors included, as it always has;
+nothing has been printed or written by then. `tests/unit/test_readpath.py` and
+`tests/unit/test_readverbs.py` keep both ways' output equal.
 
 It also guards the whole process, start-up included: a Ctrl-C while the CLI is still being
 imported (typer, click, the domain take a while) is one line on stderr and exit 28 (nothing
@@ -38,13 +42,21 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "/etc/dubnium/config.json"
 _OPTIONS = {"--backend": "DUBNIUM_BACKEND", "--state-dir": "DUBNIUM_STATE_DIR",
             "--config": "DUBNIUM_CONFIG"}
-_FLAGS = frozenset({"--json", "--refresh"})
 INTERRUPTED = 28  # dubnium.codes.ExitCode.INTERRUPTED (kept equal by a test)
 
 
+# The read verbs the fast path answers, and the flags each takes (anything else, -h
+# included, goes to the full CLI).
+_VERB_FLAGS = {"current": {"--json", "--refresh"}, "status": {"--json", "--check", "--waybar"},
+               "desired": {"--json"}, "last-transition": {"--json"}, "history": {"--json"}}
+_HISTORY_OPTIONS = {"--limit": "limit", "--since": "since", "--outcome": "outcomes"}
+_ALL_FLAGS = ("--json", "--refresh", "--check", "--waybar")
+
+
 def parse(args: Sequence[str], env: dict[str, str]) -> dict[str, Any] | None:
-    """The options of a `mode [global options] current [--json] [--refresh]` call on the
-    host backend, or None for anything else (the full CLI answers those)."""
+    """The options of a plain `mode [global options] VERB [options]` call on the host
+    backend for a read verb (`current`, `status`, `desired`, `history`, `last-transition`),
+    or None for anything else (the full CLI answers those)."""
     given = {name: env.get(var) or None for name, var in _OPTIONS.items()}
     i = 0
     while i < len(args) and args[i].startswith("--"):
@@ -60,18 +72,49 @@ def parse(args: Sequence[str], env: dict[str, str]) -> dict[str, Any] | None:
             return None
         given[name] = value
         i += 1
-    if args[i:i + 1] != ["current"] or not set(args[i + 1:]) <= _FLAGS:
+    verb = args[i] if i < len(args) else ""
+    flags = _verb_options(verb, args[i + 1:])
+    if flags is None:
         return None
     config = given["--config"]
     backend = given["--backend"] or ("host" if os.path.exists(DEFAULT_CONFIG) else "sim")
     if backend != "host":
         return None
-    return {
-        "config": config or DEFAULT_CONFIG,
-        "state_dir": given["--state-dir"],
-        "json": "--json" in args[i + 1:],
-        "refresh": "--refresh" in args[i + 1:],
-    }
+    return {"verb": verb, "config": config or DEFAULT_CONFIG, "state_dir": given["--state-dir"],
+            **flags}
+
+
+def _verb_options(verb: str, rest: Sequence[str]) -> dict[str, Any] | None:
+    """The flags (and `history`'s --limit/--since/--outcome) after VERB, or None."""
+    allowed = _VERB_FLAGS.get(verb)
+    if allowed is None:
+        return None
+    found: dict[str, Any] = {"limit": 20, "since": None, "outcomes": []}
+    seen: set[str] = set()
+    i = 0
+    while i < len(rest):
+        name, eq, value = rest[i].partition("=")
+        if verb == "history" and name in _HISTORY_OPTIONS:
+            if not eq:
+                if i + 1 >= len(rest):
+                    return None
+                i += 1
+                value = rest[i]
+            key = _HISTORY_OPTIONS[name]
+            if key == "limit":
+                if not value.isdigit() or int(value) < 1 or not value.isascii():
+                    return None
+                found[key] = int(value)
+            elif key == "since":
+                found[key] = value
+            else:
+                found[key].append(value)
+        elif rest[i] in allowed:
+            seen.add(rest[i])
+        else:
+            return None
+        i += 1
+    return {**found, **{flag[2:]: flag in seen for flag in _ALL_FLAGS}}
 
 
 def _read_regular(path: str) -> bytes | None:
@@ -187,7 +230,7 @@ def _main(argv: list[str] | None) -> None:
     request = parse(args, dict(os.environ))
     if request is not None:
         try:
-            code = current(request)
+            code = current(request) if request["verb"] == "current" else _read_verb(request)
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise SystemExit(1) from None
@@ -196,6 +239,32 @@ def _main(argv: list[str] | None) -> None:
     from dubnium_app.compose import main as full
 
     full(args)
+
+
+def _read_verb(request: dict[str, Any]) -> int | None:
+    """`status`, `desired`, `history`, `last-transition` by `dubnium.readverbs`, or None."""
+    from dubnium import readverbs
+    from dubnium.output import Output
+
+    try:
+        config = strictjson.loads(_read_regular(request["config"]) or b"")
+    except ValueError:
+        return None
+    paths = readverbs.paths_from(config) if isinstance(config, dict) else None
+    if paths is None:
+        return None
+    output = Output()
+    code: int | None = readverbs.answer(request, paths, output, _host_backend)
+    if code is not None:
+        output.report("mode")
+    return code
+
+
+def _host_backend(policy: Any) -> Any:
+    """The live host's backend (`mode status` observes), wired in here, not in `dubnium`."""
+    from backends.host import HostBackend  # pystemd missing: the full CLI says so
+
+    return HostBackend(policy)
 
 
 if __name__ == "__main__":  # pragma: no cover
