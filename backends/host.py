@@ -114,7 +114,7 @@ class HostBackend:
 
     def observe(self) -> HostFacts:
         policy = self.policy
-        audio_pending = self._pipewire.start()  # pw-dump runs while the bus is read
+        audio_pending = self._pipewire.start()  # pw-dump runs while everything else is read
         units: Units | Unavailable
         slices: tuple[SliceFact, ...] | Unavailable
         try:
@@ -140,31 +140,20 @@ class HostBackend:
         )
         now_ns = self._clock.wall_ns()
         gpus, gpus_read_at = self._gpus.read(quiet=self.overlay_in_force(units), now_ns=now_ns)
-        audio = self._pipewire.finish(audio_pending, session_uids)
+        processes = self._proc.processes(interesting, leaders)
+        boot_id, cpufreq = self._proc.boot_id(), self._cpufreq.read()
+        load, memory, pressure = self._proc.load(), self._proc.memory(), self._proc.pressure()
+        paths = self._proc.paths((policy.paths.state_dir, str(Path(policy.paths.audit_log).parent),
+                                  policy.paths.model_store))
+        profile = self._read_profile()
+        model = self._proc.model(policy.vllm_model_path) if policy.vllm.enable else None
+        audio = self._pipewire.finish(audio_pending, session_uids)  # collected last
         return HostFacts(
-            observed_at_ns=now_ns,
-            boot_id=self._proc.boot_id(),
-            units=units,
-            sessions=sessions,
-            processes=self._proc.processes(interesting, leaders),
-            audio=audio,
-            gpus=gpus,
-            gpus_read_at_ns=gpus_read_at,
-            audio_clock=self._pipewire.clock(policy.studio.audio_uid),
-            cpufreq=self._cpufreq.read(),
-            load=self._proc.load(),
-            memory=self._proc.memory(),
-            pressure=self._proc.pressure(),
-            slices=slices,
-            paths=self._proc.paths(
-                (
-                    policy.paths.state_dir,
-                    str(Path(policy.paths.audit_log).parent),
-                    policy.paths.model_store,
-                )
-            ),
-            vllm_profile=self._read_profile(),
-            model=self._proc.model(policy.vllm_model_path) if policy.vllm.enable else None,
+            observed_at_ns=now_ns, boot_id=boot_id, units=units, sessions=sessions,
+            processes=processes, audio=audio, gpus=gpus, gpus_read_at_ns=gpus_read_at,
+            audio_clock=self._pipewire.clock(policy.studio.audio_uid), cpufreq=cpufreq,
+            load=load, memory=memory, pressure=pressure, slices=slices, paths=paths,
+            vllm_profile=profile, model=model,
         )
 
     def idle_facts(self) -> IdleFacts:
