@@ -18,6 +18,9 @@ so load from elsewhere on this shared 2-core machine hits all of them alike:
   pw-dump), `powerprofilesctl get`, `tuned-adm active`, and the interpreter alone;
 - `mode history --limit 10 --json` on audit logs of 1k, 10k and 100k real transition
   records (wall time and peak RSS of the process), before and after;
+- the other read verbs on the host, before and after: `status --json` (a live
+  observation), `desired`, `last-transition` and `history --limit 10 --json` (a state
+  directory holding a simulated station's records and an audit log of 1,000);
 
 then the simulator (full transitions per second on one core, invariants on and off) and a
 campaign (seeds per second, 2 jobs). Both codes run as a regular install would: a plain
@@ -127,6 +130,14 @@ def _install(name: str, tree: Path, entry: str) -> Path:
     return venv
 
 
+def _entry_of(tree: Path) -> str:
+    """The console script's module in an older tree: wherever its fast entry was then."""
+    for module in ("dubnium_app.entry", "dubnium.entry"):
+        if (tree / (module.replace(".", "/") + ".py")).exists():
+            return module
+    return "dubnium.cli"
+
+
 def _before_tree(rev: str) -> Path:
     tree = BENCH / "before-src"
     subprocess.run(["rm", "-rf", str(tree)], check=True)
@@ -157,6 +168,8 @@ def _history_logs(sizes: list[int]) -> dict[int, Path]:
             with log.open("w") as f:
                 for n in range(size):
                     f.write(lines[n % len(lines)])
+        (state / "config.json").write_text(json.dumps({"schema_version": 1, "paths": {
+            "state_dir": str(state), "audit_log": str(log)}}))
         out[size] = state
     return out
 
@@ -197,6 +210,32 @@ def _configs(host: TestHost) -> None:
         (host.workdir / f"config-{name}.json").write_text(json.dumps(data, indent=2))
 
 
+READ_VERBS = (("status", "--json"), ("desired",), ("last-transition",),
+              ("history", "--limit", "10", "--json"))
+
+
+def _read_state(host: TestHost, log: Path) -> None:
+    """A host state directory for the read verbs: real records (a simulated station's
+    desired mode and last transition) and an audit log of 1,000 of them."""
+    from dubnium.modes import Mode
+    from simulator.harness import Station
+
+    station = Station.create(seed=2)
+    station.request(Mode.COMPUTE)
+    state = host.workdir / "state-read"
+    state.mkdir(exist_ok=True)
+    for name in ("desired", "desired.json", "last-transition.json"):
+        data = station.store.read(name)
+        if data is None:
+            raise SystemExit(f"the station wrote no {name}")
+        (state / name).write_bytes(data)
+    (state / "events.jsonl").write_bytes(log.read_bytes())
+    base = json.loads((host.workdir / "config.json").read_text())
+    read = {**base, "paths": {**base["paths"], "state_dir": str(INNER / "state-read"),
+                              "audit_log": str(INNER / "state-read" / "events.jsonl")}}
+    (host.workdir / "config-read.json").write_text(json.dumps(read, indent=2))
+
+
 def _check(outputs: dict[str, str]) -> None:
     """Every command answered what it is asked (not an error, not the other code's answer)."""
     for name, text in outputs.items():
@@ -204,12 +243,18 @@ def _check(outputs: dict[str, str]) -> None:
             got = len(text.splitlines())
             if got != 10:
                 raise SystemExit(f"{name}: {got} lines of output, expected 10")
+        elif name.startswith("mode history"):
+            if len(text.splitlines()) != 10:
+                raise SystemExit(f"{name}: {len(text.splitlines())} lines, expected 10")
+        elif name.startswith(("mode status", "mode desired", "mode last-transition")):
+            if not text.strip() or "no transition recorded" in text or text.startswith("none"):
+                raise SystemExit(f"{name}: answered {text[:80]!r}")
         elif name.startswith("mode current"):
             data = json.loads(text)
-            want = {"live": "observed", "recorded": "recorded", "before": None}[
-                name.rsplit(", ", 1)[1]]
-            if data.get("source") != want:
-                raise SystemExit(f"{name}: source {data.get('source')!r}, expected {want!r}")
+            want = {"live": ("observed",), "recorded": ("recorded",),
+                    "before": (None, "observed")}[name.rsplit(", ", 1)[1]]
+            if data.get("source") not in want:
+                raise SystemExit(f"{name}: source {data.get('source')!r}, expected {want}")
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -231,7 +276,8 @@ def main() -> int:
     sizes = [int(s) for s in args.history_sizes.split(",")]
     rev = args.before or _before_rev()
     after = _install("after", REPO, "dubnium_app.entry")
-    before = _install("before", _before_tree(rev), "dubnium.cli")
+    old_tree = _before_tree(rev)
+    before = _install("before", old_tree, _entry_of(old_tree))
     logs = _history_logs(sizes)
     short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.strip()
@@ -244,6 +290,7 @@ def main() -> int:
     with running_test_host() as host:
         _peers(host)
         _configs(host)
+        _read_state(host, logs[sizes[0]] / "events.jsonl")
         (host.workdir / "observe.sh").write_text(SHELL_OBSERVER)
         host.run(*mode(after, "cached", "current", "--refresh", "--json", state="state-cached"),
                  gpus=True, check=False)
@@ -257,12 +304,16 @@ def main() -> int:
             "tuned-adm active": ["tuned-adm", "active"],
             "python -c pass": [str(after / "bin" / "python"), "-c", "pass"],
         }
+        for verb in READ_VERBS:  # the other read verbs on the host, after and before
+            for name, venv in (("after", after), ("before", before)):
+                commands[f"mode {' '.join(verb)}, {name}"] = mode(venv, "read", *verb,
+                                                                  state="state-read")
         history = {}
         for size, state in logs.items():
             for name, venv in (("after", after), ("before", before)):
                 history[f"history {size}, {name}"] = [
-                    str(venv / "bin" / "mode"), "--backend", "sim", "--state-dir", str(state),
-                    "history", "--limit", "10", "--json"]
+                    str(venv / "bin" / "mode"), "--backend", "host", "--config",
+                    str(state / "config.json"), "history", "--limit", "10", "--json"]
         runs = []
         for batch, count in ((commands, args.runs), (history, args.history_runs)):
             proc = host.run(sys.executable, "-c", DRIVER, json.dumps(batch), str(count),
@@ -304,7 +355,7 @@ def _print(results: dict[str, Any], sizes: list[int]) -> None:
     small, big = sizes[0], sizes[-1]
     hist_ratio = med(f"history {big}, after") / med(f"history {small}, after")
     hist_mib = rss[f"history {big}, after"]["median"]
-    rows = [
+    rows: list[tuple[str, float, str, float | None]] = [
         ("live `mode current --json` / `tuned-adm active`", live / tuned, "≤ 1.0", old / tuned),
         ("live `mode current --json` / `powerprofilesctl get`", live / ppd, "≤ 1.5", old / ppd),
         ("live `mode current --json` / shell observer", live / shell, "-", old / shell),
@@ -313,9 +364,13 @@ def _print(results: dict[str, Any], sizes: list[int]) -> None:
         (f"`mode history --limit 10`, {big:,} / {small:,} lines", hist_ratio, "≤ 1.2",
          med(f"history {big}, before") / med(f"history {small}, before")),
     ]
+    for verb in READ_VERBS:
+        label = " ".join(verb)
+        rows.append((f"`mode {label}` / `tuned-adm active`", med(f"mode {label}, after") / tuned,
+                     "-", med(f"mode {label}, before") / tuned))
     print(f"\n| ratio | after | target | before ({results['before_short']}) |\n|---|---|---|---|")
-    for label, value, target, was in rows:
-        print(f"| {label} | {value:.2f} | {target} | {'-' if was is None else f'{was:.2f}'} |")
+    for label, value, target, then in rows:
+        print(f"| {label} | {value:.2f} | {target} | {'-' if then is None else f'{then:.2f}'} |")
     sim = results["sim"]
     print(f"| peak RSS of `mode history --limit 10` at {big:,} lines | {hist_mib:.1f} MiB "
           f"| < 50 MiB | {rss[f'history {big}, before']['median']:.1f} MiB |")
