@@ -23,7 +23,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,6 +85,8 @@ def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     A reader sees the old bytes or the new ones, never a mix, even across a crash; on any
     error the temp file is removed and `path` keeps its old content.
     """
+    import tempfile  # here: the read verbs, which never write, need not load it (and random)
+
     ensure_dir(path.parent)
     # mkstemp opens with O_CREAT | O_EXCL | O_NOFOLLOW, mode 0600, not inheritable.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
