@@ -15,7 +15,10 @@ import json
 import math
 import re
 from itertools import accumulate
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (the recorded `mode current`)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_BYTES = 4 * 1024 * 1024  # the largest file read whole (state, config, world, plan)
 MAX_DEPTH = 64  # the deepest nesting of arrays/objects any of our documents uses is < 10
