@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import attrs
 
@@ -249,13 +249,10 @@ class FileAuditLog:
             yield from self._segment_entries(segment)
 
     def _segment_entries(self, path: Path) -> Iterator[AuditEntry]:
-        try:
-            fd = fsutil.open_regular(path, os.O_RDONLY)
-        except FileNotFoundError:
+        f = _open_segment(path)
+        if f is None:
             return
-        except OSError as exc:
-            raise StateCorrupt(f"cannot read audit log {path}: {_why(exc)}") from None
-        with os.fdopen(fd, "rb") as f:
+        with f:
             offset = 0
             for number, line in enumerate(f, start=1):
                 text = line.rstrip(b"\n")
@@ -266,13 +263,10 @@ class FileAuditLog:
     def complete_entries(self, segment: Path, start: int) -> Iterator[tuple[AuditEntry, int]]:
         """The entries of `segment`'s complete (newline-ended) lines from byte `start` on,
         each with the offset just after it; a missing segment has none (`dubnium.tally`)."""
-        try:
-            fd = fsutil.open_regular(segment, os.O_RDONLY)
-        except FileNotFoundError:
+        f = _open_segment(segment)
+        if f is None:
             return
-        except OSError as exc:
-            raise StateCorrupt(f"cannot read audit log {segment}: {_why(exc)}") from None
-        with os.fdopen(fd, "rb") as f:
+        with f:
             f.seek(start)
             offset = start
             for line in f:
@@ -294,6 +288,18 @@ class FileAuditLog:
 
     def tail(self, limit: int, since: str | None = None) -> list[AuditEntry]:
         return _take(self.newest_first(), limit, since)
+
+
+def _open_segment(path: Path) -> BinaryIO | None:
+    """A segment open for reading (a regular file, never through a link); None when it is
+    gone (rotated away or never written); StateCorrupt when it cannot be read."""
+    try:
+        fd = fsutil.open_regular(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateCorrupt(f"cannot read audit log {path}: {_why(exc)}") from None
+    return os.fdopen(fd, "rb")
 
 
 def _why(exc: OSError) -> str:

@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dubnium import readout
+from dubnium import readout, readpath
 from dubnium.backend import DubniumError, StateCorrupt
 from dubnium.codes import ExitCode
 from dubnium.output import Output
@@ -113,16 +112,8 @@ def aged(lock: Mapping[str, Any] | None, now_ns: int,
 
 def lock_age_s(lock: Mapping[str, Any], now_ns: int) -> float | None:
     """How long the live holder has held the lock, from its record (None: cannot tell)."""
-    started = lock.get("started_at")
-    if not isinstance(started, str):
-        return None
-    try:
-        at = datetime.fromisoformat(started)
-    except ValueError:
-        return None
-    if at.tzinfo is None:
-        return None
-    return round(now_ns / 1e9 - at.timestamp(), 3)
+    at = readpath.timestamp_ns(lock.get("started_at"))
+    return None if at is None else round(now_ns / 1e9 - at / 1e9, 3)
 
 
 def status_output(view: StatusView, as_json: bool, waybar: bool) -> str:
@@ -173,7 +164,6 @@ def _history(request: Mapping[str, Any], audit_log: str) -> list[str]:
 
 def _status(request: Mapping[str, Any], runtime: RuntimeState,
             host_backend: Callable[[Policy], Backend]) -> tuple[list[str], int]:
-    from dubnium import readpath
     from dubnium.policy import load_policy
 
     policy = load_policy(Path(request["config"]))
