@@ -1,6 +1,6 @@
 """What each read verb of `mode` imports on the host backend, and how long the imports take.
 
-Runs `python -X importtime` on the console script's entry (`dubnium.launch`) for `current`,
+Runs `python -X importtime` on the console script's entry (`dubnium_app.launch`) for `current`,
 `status`, `desired`, `history` and `last-transition` with `--backend host`, a policy file
 and a state directory of its own (made under a temporary directory; nothing else is
 touched), `--rounds` times each, and prints per verb: the number of modules imported, the
@@ -34,7 +34,9 @@ HEAVY = ("typer", "click", "dubnium.cli", "dubnium.reconcile", "dubnium.plan",
 # As an installed package runs: the tree first on a plain sys.path, no editable-install hook.
 LAUNCH = ("import os, sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in "
           "getattr(f, '__module__', '')]; sys.path.insert(0, os.environ['DUBNIUM_TREE']); "
-          "from dubnium.launch import main; sys.argv[0] = 'mode'; main()")
+          "launch = 'dubnium_app' if os.path.exists(os.path.join(os.environ['DUBNIUM_TREE'], "
+          "'dubnium_app')) else 'dubnium'; main = __import__(launch + '.launch', "
+          "fromlist=['main']).main; sys.argv[0] = 'mode'; main()")
 
 
 def imports(argv: list[str], env: dict[str, str]) -> tuple[int, dict[str, int]]:

@@ -81,7 +81,7 @@ VERBS = [["desired"], ["desired", "--json"], ["last-transition"], ["last-transit
 
 @pytest.mark.parametrize("args", VERBS, ids=" ".join)
 def test_the_fast_path_prints_what_the_full_cli_prints(host: Path, args: list[str]) -> None:
-    """Through `dubnium.entry` and through typer: the same stdout, stderr and exit code, and
+    """Through `dubnium_app.entry` and through typer: the same stdout, stderr and exit code, and
     the fast path loads none of typer, click, the CLI, the planner, the guards or the
     reconciler."""
     fast = _run(host, "entry", *args)
