@@ -396,7 +396,7 @@ class Attempt:
             boot_id=self.boot_id,
             started_units=tuple(self.started_units), slice_snapshot=snapshot,
             steps=tuple(self.steps),
-        ).to_json())
+        ).to_json)
 
     def _learn(self, step: p.Step, done: StepDone) -> None:
         self.changed = self.changed or done.changed

@@ -16,7 +16,7 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -257,14 +257,75 @@ class _MemLease:
             self.released = True
 
 
+class MemoryFiles(MutableMapping[str, bytes]):
+    """A `MemoryStore`'s files by name: bytes, or (`put_later`) a function that makes them,
+    called the first time they are read. `later` says which files are not made yet."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, bytes | Callable[[], bytes]] = {}
+
+    def put_later(self, name: str, make: Callable[[], bytes]) -> None:
+        self._files[name] = make
+
+    def later(self, name: str) -> bool:
+        return callable(self._files.get(name))
+
+    def __getitem__(self, name: str) -> bytes:
+        data = self._files[name]
+        if callable(data):
+            data = self._files[name] = data()
+        return data
+
+    def __setitem__(self, name: str, data: bytes) -> None:
+        self._files[name] = data
+
+    def __delitem__(self, name: str) -> None:
+        del self._files[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._files
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
 class MemoryStore:
     """The same files as bytes in a dict (campaigns, tests). `alive` decides if the holder
-    recorded in `lock` still lives: the harness that simulates a killed controller says no."""
+    recorded in `lock` still lives: the harness that simulates a killed controller says no.
+
+    A file `RuntimeState.write_json` wrote (`write_encoded`) is known to be our encoder's
+    output: read back, it is parsed by `json.loads` alone, not the strict reader meant for
+    files from outside (whose guards cost a campaign more than the rest of a read; issue
+    16). Bytes put in any other way (a test, an injected corruption) are read strictly."""
 
     def __init__(self, alive: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
-        self.files: dict[str, bytes] = {}
+        self.files = MemoryFiles()
         self.alive = alive or (lambda holder: False)
         self.holder_alive: LockHolder | None = None
+        self._encoded: dict[str, bytes] = {}  # name -> the very bytes our encoder wrote
+
+    def write_encoded(self, name: str, data: bytes) -> None:
+        """Write bytes `RuntimeState` encoded from a JSON document (finite, bounded)."""
+        self.write(name, data)
+        self._encoded[name] = data
+
+    def write_later(self, name: str, encode: Callable[[], tuple[bytes, bool]]) -> None:
+        """Write the bytes `encode` returns (with whether they are `encoded` ones), made
+        the first time the file is read: `encode` works on frozen values only."""
+        def made() -> bytes:
+            data, ours = encode()
+            if ours:
+                self._encoded[name] = data
+            return data
+
+        self.files.put_later(name, made)
+
+    def encoded(self, name: str, data: bytes) -> bool:
+        """Whether `data`, read from `name`, is what `write_encoded` put there."""
+        return self._encoded.get(name) is data
 
     def read(self, name: str) -> bytes | None:
         return self.files.get(name)
@@ -302,10 +363,21 @@ class MemoryStore:
 # ------------------------------------------------------------------ typed files
 
 
-def _dump(value: Mapping[str, Any]) -> bytes:
+def _dump(value: Mapping[str, Any], allow_nan: bool = True) -> bytes:
     # One line, keys sorted: stable bytes, and the C encoder (indent would force the slow
     # pure-Python one). `mode ... --json` pretty-prints for people.
-    return (json.dumps(value, sort_keys=True) + "\n").encode()
+    return (json.dumps(value, sort_keys=True, allow_nan=allow_nan) + "\n").encode()
+
+
+def _encode(value: Mapping[str, Any]) -> tuple[bytes, bool]:
+    """A state file's bytes, and whether they are strict JSON within the size bound (the
+    bytes `MemoryStore.write_encoded` takes)."""
+    doc = {"schema_version": SCHEMA_VERSION, **value}
+    try:
+        data = _dump(doc, allow_nan=False)
+    except ValueError:  # NaN or infinity: written as is, and refused when read
+        return _dump(doc), False
+    return data, len(data) <= strictjson.MAX_BYTES
 
 
 class RuntimeState:
@@ -323,7 +395,10 @@ class RuntimeState:
         if data is None:
             return None
         try:
-            value = strictjson.loads(data)
+            if isinstance(self.store, MemoryStore) and self.store.encoded(name, data):
+                value = json.loads(data)  # our own encoder's output, never touched since
+            else:
+                value = strictjson.loads(data)
         except ValueError as exc:
             raise StateCorrupt(f"{self._name(name)}: truncated or not JSON ({exc})") from None
         if not isinstance(value, dict) or value.get("schema_version") != SCHEMA_VERSION:
@@ -334,7 +409,23 @@ class RuntimeState:
         return value
 
     def write_json(self, name: str, value: Mapping[str, Any]) -> None:
-        self.store.write(name, _dump({"schema_version": SCHEMA_VERSION, **value}))
+        if not isinstance(self.store, MemoryStore):
+            self.store.write(name, _dump({"schema_version": SCHEMA_VERSION, **value}))
+            return
+        data, ours = _encode(value)
+        if ours:
+            self.store.write_encoded(name, data)
+        else:
+            self.store.write(name, data)
+
+    def write_json_later(self, name: str, make: Callable[[], Mapping[str, Any]]) -> None:
+        """`write_json(name, make())`, where `make` builds the document from frozen values:
+        a store in memory calls it only if the file is read (issue 16: the journal, written
+        before every step, is read only after a controller died)."""
+        if isinstance(self.store, MemoryStore):
+            self.store.write_later(name, lambda: _encode(make()))
+        else:
+            self.write_json(name, make())
 
     def read_desired(self) -> Mode | None:
         """The desired mode; the plain-text file and its JSON twin must agree."""
@@ -438,8 +529,9 @@ class RuntimeState:
     def read_journal(self) -> dict[str, Any] | None:
         return self.read_json(self.JOURNAL)
 
-    def write_journal(self, journal: Mapping[str, Any]) -> None:
-        self.write_json(self.JOURNAL, journal)
+    def write_journal(self, journal: Callable[[], Mapping[str, Any]]) -> None:
+        """`journal`: the journal's JSON, built from frozen values (`Journal.to_json`)."""
+        self.write_json_later(self.JOURNAL, journal)
 
     def clear_journal(self) -> None:
         self.store.remove(self.JOURNAL)

@@ -244,7 +244,7 @@ class Run:
         station = self.station
         markers = station.controller().markers()
         facts = station.backend.snapshot()
-        return self.classifier(facts, self.policy, markers).state.value
+        return station.classify(facts, self.policy, markers).state.value
 
     def _note(self, value: Mapping[str, Any]) -> None:
         if self.trace is not None:

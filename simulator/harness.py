@@ -13,8 +13,9 @@ from __future__ import annotations
 import attrs
 
 from dubnium.audit import MemoryAuditLog
+from dubnium.facts import HostFacts
 from dubnium.modes import Mode
-from dubnium.observe import Classifier, Observation, classify
+from dubnium.observe import Classifier, Markers, Observation, classify
 from dubnium.policy import Policy
 from dubnium.reconcile import Reconciler, Reporter, Result, read_record
 from dubnium.records import Record
@@ -25,6 +26,27 @@ from simulator.world import World
 CONTROLLER_PID = 4100
 
 
+class Remembered:
+    """A classifier that answers again without classifying when asked about the very same
+    facts, policy and markers as last time (a pure function: same inputs, same answer).
+
+    An attempt classifies the same unchanged host several times in a row (its final
+    observation, its record, `mode current`): three calls in four (issue 16).
+    """
+
+    def __init__(self, inner: Classifier) -> None:
+        self.inner = inner
+        self._last: tuple[HostFacts, Policy, Markers, Observation] | None = None
+
+    def __call__(self, facts: HostFacts, policy: Policy, markers: Markers) -> Observation:
+        last = self._last
+        if last is not None and last[1] is policy and last[0] == facts and last[2] == markers:
+            return last[3]
+        observation = self.inner(facts, policy, markers)
+        self._last = (facts, policy, markers, observation)
+        return observation
+
+
 @attrs.define
 class Station:
     world: World
@@ -33,6 +55,8 @@ class Station:
     reporter: Reporter | None = None
     pid: int = CONTROLLER_PID
     classifier: Classifier = classify  # the controller's observer (a test may weaken it)
+    _remembered: Remembered | None = attrs.field(default=None, init=False, repr=False,
+                                                 eq=False)
 
     @classmethod
     def create(cls, seed: int = 0, gpus: int = 2, policy: Policy | None = None) -> Station:
@@ -55,7 +79,14 @@ class Station:
     def controller(self, pid: int | None = None) -> Reconciler:
         return Reconciler(self.backend, self.policy, self.state, self.audit,
                           pid=pid or self.pid, reporter=self.reporter,
-                          classifier=self.classifier)
+                          classifier=self.classify)
+
+    @property
+    def classify(self) -> Remembered:
+        """`classifier`, remembering its last answer."""
+        if self._remembered is None or self._remembered.inner is not self.classifier:
+            self._remembered = Remembered(self.classifier)
+        return self._remembered
 
     def request(self, mode: Mode) -> Result:
         return self.controller().request(mode)

@@ -85,6 +85,11 @@ class CheckedStore(MemoryStore):
         self.corrupted.discard(name)
         self.version += 1
 
+    def write_later(self, name: str, encode: Callable[[], tuple[bytes, bool]]) -> None:
+        super().write_later(name, encode)
+        self.corrupted.discard(name)
+        self.version += 1
+
     def remove(self, name: str) -> None:
         super().remove(name)
         self.corrupted.discard(name)
@@ -265,8 +270,15 @@ class Checker:
             return
         self._store_version = store.version
         checked = self._checked_bytes
-        for name, data in store.files.items():
-            if name in store.corrupted or name.startswith(".") or checked.get(name) is data:
+        files = store.files
+        for name in files:
+            # Bytes the state's JSON encoder wrote (`MemoryStore.encoded`), or will write
+            # when read (`later`), parse by construction: only files put there otherwise
+            # (plain-text ones, injected faults) are parsed here.
+            if name in store.corrupted or name.startswith(".") or files.later(name):
+                continue
+            data = files[name]
+            if checked.get(name) is data or store.encoded(name, data):
                 continue
             checked[name] = data  # bytes are immutable: the same object parsed the same
             problem = _parses(name, data)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -49,6 +49,9 @@ class SimDisk:
     def write_file(self, data: bytes, replaces: int = 0) -> None:
         """Write, fsync and check one file's bytes (a temp file, or an appended line);
         OSError as the kernel would raise it. `replaces`: the bytes a rename frees."""
+        if self.free_bytes is None and not (self.eio_writes or self.eio_fsyncs or
+                                            self.read_only):
+            return  # a healthy disk with room takes every byte: nothing to simulate
         try:
             self._write(data, replaces)
         except OSError:
@@ -103,6 +106,18 @@ class FaultyStore(CheckedStore):
         except OSError as exc:
             raise StorageError(f"cannot write {name}: {exc.strerror}") from None
         super().write(name, data)
+
+    def write_later(self, name: str, encode: Callable[[], tuple[bytes, bool]]) -> None:
+        disk = self.disk
+        if disk.free_bytes is None and not (disk.eio_writes or disk.eio_fsyncs or
+                                            disk.read_only):
+            super().write_later(name, encode)  # a healthy disk takes it whenever it is made
+            return
+        data, ours = encode()  # what this disk does with these bytes matters now
+        if ours:
+            self.write_encoded(name, data)
+        else:
+            self.write(name, data)
 
     def remove(self, name: str) -> None:
         if name in self.files:

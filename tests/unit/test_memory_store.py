@@ -1,0 +1,103 @@
+"""The in-memory runtime state reads and writes what a directory would hold (issue 16's
+shortcuts: our own encoder's bytes read without the strict guards, the journal made only
+when read), and the simulator's remembered classifier answers as the classifier does."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dubnium.backend import StateCorrupt
+from dubnium.modes import Mode
+from dubnium.observe import Markers, Observation, classify
+from dubnium.state import DirectoryStore, MemoryStore, RuntimeState
+from simulator.harness import Remembered, Station
+
+DOC = {"outcome": "converged", "steps": [{"at": "t", "elapsed_s": 0.125}], "n": 3,
+       "nested": {"b": [1, 2.5, None, True], "a": "x"}}
+
+
+def test_memory_files_hold_the_bytes_a_directory_holds(tmp_path: Path) -> None:
+    """write_json, and write_json_later once read, leave the directory's very bytes."""
+    memory = MemoryStore()
+    RuntimeState(memory).write_json("a.json", DOC)
+    RuntimeState(memory).write_json_later("b.json", lambda: DOC)
+    RuntimeState(DirectoryStore(tmp_path)).write_json("a.json", DOC)
+    on_disk = (tmp_path / "a.json").read_bytes()
+    assert (on_disk, on_disk) == (memory.files["a.json"], memory.files["b.json"])
+
+
+def test_memory_reads_equal_strict_reads(tmp_path: Path) -> None:
+    """What the memory store reads back equals what the strict reader reads from disk."""
+    memory = RuntimeState(MemoryStore())
+    disk = RuntimeState(DirectoryStore(tmp_path))
+    for state in (memory, disk):
+        state.write_json("a.json", DOC)
+        state.write_json_later("b.json", lambda: DOC)
+    assert (disk.read_json("a.json"), disk.read_json("b.json")) == (
+        memory.read_json("a.json"), memory.read_json("b.json"))
+
+
+def test_a_later_file_is_made_only_when_read() -> None:
+    """The journal's JSON is not built until someone reads the file."""
+    calls: list[int] = []
+
+    def make() -> dict[str, Any]:
+        calls.append(1)
+        return DOC
+
+    state = RuntimeState(MemoryStore())
+    state.write_json_later("journal.json", make)
+    before = len(calls)
+    state.read_json("journal.json")
+    assert (0, 1) == (before, len(calls))
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_a_non_finite_number_is_refused_when_read_as_on_disk(later: bool) -> None:
+    """NaN is written as the encoder writes it, and the read names the file as corrupt."""
+    state = RuntimeState(MemoryStore())
+    bad = {"x": math.nan}
+    if later:
+        state.write_json_later("a.json", lambda: bad)
+    else:
+        state.write_json("a.json", bad)
+    with pytest.raises(StateCorrupt, match=r"a\.json: truncated or not JSON"):
+        state.read_json("a.json")
+
+
+def test_bytes_put_in_directly_are_read_strictly() -> None:
+    """A file replaced behind the writer's back (an injected corruption) is parsed strictly."""
+    store = MemoryStore()
+    state = RuntimeState(store)
+    state.write_json("a.json", DOC)
+    store.files["a.json"] = b'{"schema_version": 1, "a": 1, "a": 2}'
+    with pytest.raises(StateCorrupt, match="duplicate key"):
+        state.read_json("a.json")
+
+
+class _Counting:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, facts: Any, policy: Any, markers: Markers) -> Observation:
+        self.calls += 1
+        return classify(facts, policy, markers)
+
+
+def test_remembered_classifier_classifies_only_new_inputs() -> None:
+    """Asked twice about the same facts it classifies once; new facts are classified."""
+    station = Station.create(seed=3)
+    inner = _Counting()
+    remembered = Remembered(inner)
+    facts = station.world.backend().snapshot()
+    first = remembered(facts, station.policy, Markers())
+    again = remembered(facts, station.policy, Markers())
+    station.request(Mode.COMPUTE)
+    later = station.world.backend().snapshot()
+    third = remembered(later, station.policy, Markers())
+    assert (True, 2, classify(later, station.policy, Markers())) == (
+        first is again, inner.calls, third)
