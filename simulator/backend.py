@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from dubnium.backend import BackendError, Clock, Delivery
-from dubnium.facts import HostFacts, SliceSettings, Unavailable, VllmProfile
+from dubnium.facts import GpuFact, HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.idle import IdleFacts
 from dubnium.studiofacts import AudioReadiness, CpuSetting
 from simulator import actionfaults
@@ -32,6 +32,10 @@ class SimBackend:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        # The last snapshot and the parts it was built from: when every model hands out
+        # the very same (immutable) facts again, so is the snapshot (issue 16).
+        self._last: tuple[tuple[object, ...], HostFacts] | None = None
+        self._read: tuple[GpuFact, ...] = ()
 
     @property
     def name(self) -> str:
@@ -59,29 +63,41 @@ class SimBackend:
         quiet = units.is_active(names.studio_policy) or units.is_active(names.audio_priority)
         audio = w.audio.facts()
         running = any(n.is_busy_stream or n.is_jack_client for n in audio.nodes)
-        gpus, gpus_read_at = w.studio.gpus(quiet, tuple([g.fact() for g in w.gpus.values()]),
-                                           now, running, count=read_nvml)
+        read = tuple([g.fact() for g in w.gpus.values()])
+        if self._last is not None and _same(self._read, read):
+            read = self._read  # the same facts: the same tuple, so the snapshot is too
+        self._read = read
+        gpus, gpus_read_at = w.studio.gpus(quiet, read, now, running, count=read_nvml)
         driver = next((n.name for n in audio.nodes
                        if n.media_class == "Audio/Sink" and n.state == "running"), "")
-        facts = HostFacts(
-            observed_at_ns=now,
-            boot_id=w.boot_id,
-            units=units,
-            sessions=w.logind.facts(),
-            processes=w.processes.facts(now),
-            audio=audio,
-            gpus=gpus,
-            gpus_read_at_ns=gpus_read_at,
-            audio_clock=w.studio.clock(driver),
-            cpufreq=w.studio.cpu(),
-            load=w.host.load,
-            memory=w.host.memory,
-            pressure=w.host.pressure,
-            slices=w.systemd.slice_facts(),
-            paths=w.host.paths_fact(),
-            vllm_profile=w.vllm.profile,
-            model=w.host.model_fact(),
-        )
+        parts = (now, w.boot_id, units, w.logind.facts(), w.processes.facts(now), audio,
+                 gpus, gpus_read_at, w.studio.clock(driver), w.studio.cpu(), w.host.load,
+                 w.host.memory, w.host.pressure, w.systemd.slice_facts(), w.host.paths_fact(),
+                 w.vllm.profile, w.host.model_fact())
+        last = self._last
+        if last is not None and _same(last[0], parts):
+            facts = last[1]  # every model handed out the very facts it did last time
+        else:
+            facts = HostFacts(
+                observed_at_ns=now,
+                boot_id=w.boot_id,
+                units=units,
+                sessions=parts[3],
+                processes=parts[4],
+                audio=audio,
+                gpus=gpus,
+                gpus_read_at_ns=gpus_read_at,
+                audio_clock=parts[8],
+                cpufreq=parts[9],
+                load=w.host.load,
+                memory=w.host.memory,
+                pressure=w.host.pressure,
+                slices=parts[13],
+                paths=parts[14],
+                vllm_profile=w.vllm.profile,
+                model=parts[16],
+            )
+            self._last = (parts, facts)
         if not w.unavailable:
             return facts
         missing: dict[str, Any] = {group: Unavailable(reason)
@@ -189,3 +205,8 @@ class SimBackend:
                         "pressure", "slices", "paths", "vllm_profile", "audio_clock",
                         "cpufreq"],
         }
+
+
+def _same(old: tuple[object, ...], new: tuple[object, ...]) -> bool:
+    """The two tuples hold the very same objects."""
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))

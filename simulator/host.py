@@ -34,6 +34,8 @@ class HostState:
     model_path: str = ""
     model_seeded: bool = True
     _paths_fact: tuple[PathFact, ...] | None = attrs.field(default=None, eq=False, repr=False)
+    _model: tuple[tuple[object, ...], ModelFact] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False)
 
     @classmethod
     def for_policy(cls, policy: Policy) -> HostState:
@@ -49,11 +51,16 @@ class HostState:
         """The model as the host backend would find it (None: vLLM disabled)."""
         if not self.model_path:
             return None
+        key = (self.model_path, self.model_seeded, tuple(self.paths.items()))
+        if self._model is not None and self._model[0] == key:  # the same reading, built once
+            return self._model[1]
         store = [p for path, p in self.paths.items()
                  if self.model_path.startswith(path.rstrip("/") + "/")]
         present = self.model_seeded and all(p.exists for p in store)
-        return (ModelFact(self.model_path, True, 4, 28_000) if present
+        fact = (ModelFact(self.model_path, True, 4, 28_000) if present
                 else ModelFact(self.model_path, False))
+        self._model = (key, fact)
+        return fact
 
     def set_path(self, path: str, *, exists: bool, writable: bool, free_mib: int | None) -> None:
         self.paths[path] = PathFact(path, exists, writable, free_mib)

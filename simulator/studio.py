@@ -44,22 +44,35 @@ class StudioModel:
         kernel_cmdline="threadirqs", preempt="PREEMPT_DYNAMIC", swappiness=10,
         clocksource="tsc", high_res_timers=True, audio_group_member=True,
     ))
+    # The last readings and what they were read from (not state: never saved or compared).
+    _clock: tuple[tuple[object, ...], AudioClock] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False)
+    _cpu: tuple[tuple[object, ...], CpuFreq] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False)
 
     # ------------------------------------------------------------------ reading
 
     def clock(self, driver: str) -> AudioClock:
-        return AudioClock(force_quantum=self.force_quantum, force_rate=self.force_rate,
-                          quantum=self.quantum, rate=self.rate, driver=driver,
-                          driver_quantum=(self.force_quantum or self.quantum) if driver else None,
-                          xruns=self.xruns)
+        key = (self.force_quantum, self.force_rate, self.quantum, self.rate, driver,
+               self.xruns)
+        if self._clock is None or self._clock[0] != key:  # the same reading, built once
+            self._clock = (key, AudioClock(
+                force_quantum=self.force_quantum, force_rate=self.force_rate,
+                quantum=self.quantum, rate=self.rate, driver=driver,
+                driver_quantum=(self.force_quantum or self.quantum) if driver else None,
+                xruns=self.xruns))
+        return self._clock[1]
 
     def cpu(self) -> CpuFreq:
-        if not self.cpufreq:
-            return CpuFreq(())
-        return CpuFreq(tuple(
+        key = (self.cpufreq, tuple(self.governors.items()), tuple(self.epps.items()))
+        if self._cpu is not None and self._cpu[0] == key:  # the same reading, built once
+            return self._cpu[1]
+        cpu = CpuFreq(()) if not self.cpufreq else CpuFreq(tuple(
             CpuPolicy(name, governor, self.epps.get(name), GOVERNORS)
             for name, governor in sorted(self.governors.items())
         ))
+        self._cpu = (key, cpu)
+        return cpu
 
     def audio_readiness(self) -> AudioReadiness:
         governors = tuple(self.governors[n] for n in sorted(self.governors)) if self.cpufreq else ()
