@@ -1,6 +1,6 @@
 """The in-memory runtime state reads and writes what a directory would hold (issue 16's
 shortcuts: our own encoder's bytes read without the strict guards, the journal made only
-when read), and the simulator's remembered classifier answers as the classifier does."""
+when read)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 
 from dubnium.backend import StateCorrupt
-from dubnium.modes import Mode
-from dubnium.observe import Markers, Observation, classify
 from dubnium.state import DirectoryStore, MemoryStore, RuntimeState
-from simulator.harness import Remembered, Station
 
 DOC = {"outcome": "converged", "steps": [{"at": "t", "elapsed_s": 0.125}], "n": 3,
        "nested": {"b": [1, 2.5, None, True], "a": "x"}}
@@ -77,27 +74,3 @@ def test_bytes_put_in_directly_are_read_strictly() -> None:
     store.files["a.json"] = b'{"schema_version": 1, "a": 1, "a": 2}'
     with pytest.raises(StateCorrupt, match="duplicate key"):
         state.read_json("a.json")
-
-
-class _Counting:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, facts: Any, policy: Any, markers: Markers) -> Observation:
-        self.calls += 1
-        return classify(facts, policy, markers)
-
-
-def test_remembered_classifier_classifies_only_new_inputs() -> None:
-    """Asked twice about the same facts it classifies once; new facts are classified."""
-    station = Station.create(seed=3)
-    inner = _Counting()
-    remembered = Remembered(inner)
-    facts = station.world.backend().snapshot()
-    first = remembered(facts, station.policy, Markers())
-    again = remembered(facts, station.policy, Markers())
-    station.request(Mode.COMPUTE)
-    later = station.world.backend().snapshot()
-    third = remembered(later, station.policy, Markers())
-    assert (True, 2, classify(later, station.policy, Markers())) == (
-        first is again, inner.calls, third)

@@ -1,0 +1,60 @@
+"""The simulator's caches answer as the work they save would (issue 16): the remembered
+classifier, the snapshot reused while nothing changed, the liveness bound per policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from dubnium.modes import Mode
+from dubnium.observe import Markers, Observation, classify
+from simulator import invariants
+from simulator.harness import Remembered, Station
+
+
+class _Counting:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, facts: Any, policy: Any, markers: Markers) -> Observation:
+        self.calls += 1
+        return classify(facts, policy, markers)
+
+
+def test_remembered_classifier_classifies_only_new_inputs() -> None:
+    """Asked twice about the same facts it classifies once; new facts are classified."""
+    station = Station.create(seed=3)
+    inner = _Counting()
+    remembered = Remembered(inner)
+    facts = station.world.backend().snapshot()
+    first = remembered(facts, station.policy, Markers())
+    again = remembered(facts, station.policy, Markers())
+    station.request(Mode.COMPUTE)
+    later = station.world.backend().snapshot()
+    third = remembered(later, station.policy, Markers())
+    assert (True, 2, classify(later, station.policy, Markers())) == (
+        first is again, inner.calls, third)
+
+
+def test_snapshot_is_reused_only_while_nothing_changes() -> None:
+    """Two looks at an unchanged world give one object; a change gives new, equal facts."""
+    station = Station.create(seed=3)
+    backend = station.world.backend()
+    first, again = backend.snapshot(), backend.snapshot()
+    station.world.set_load(7.5)
+    changed = backend.snapshot()
+    backend._last = None  # built from scratch: what the cached one must equal
+    fresh = backend.snapshot()
+    assert (True, False, 7.5, fresh) == (first is again, changed is first,
+                                         changed.load.load1, changed)
+
+
+def test_liveness_bound_is_computed_per_policy_value() -> None:
+    """The cached bound equals a fresh computation for each policy; another policy's
+    timeouts give their own bound, not the cached one."""
+    one, two = Station.create(seed=1, gpus=1).policy, Station.create(seed=1, gpus=2).policy
+    slow = attrs.evolve(two, timeouts=attrs.evolve(two.timeouts, unit_start_s=500.0))
+    cached = [invariants.liveness_bound_s(p) for p in (one, two, slow, one)]
+    fresh = [invariants._liveness_bound_s(p) for p in (one, two, slow, one)]
+    assert (fresh, True) == (cached, fresh[2] > fresh[1])
