@@ -50,6 +50,7 @@ from dubnium.policy import Policy
 from dubnium.state import LOCK, MemoryStore, RuntimeState
 from simulator import oracle
 from simulator.harness import Station
+from simulator.memo import PerValue
 from simulator.processes import ProcessRole
 from simulator.world import World
 
@@ -498,19 +499,11 @@ class Checker:
         self.check_current()
 
 
-_BOUNDS: list[tuple[Policy, float]] = []  # the last few policies' bounds (a campaign has 2)
-
-
 def liveness_bound_s(policy: Policy) -> float:
     """The longest a request may take: twice the longest plan's bounds (plan + rollback),
     plus the retries' sleeps. Any request that ends later breaks liveness. Computed once
     per policy value (27 plans; every seed of a campaign asks)."""
-    for known, bound in _BOUNDS:
-        if known is policy or known == policy:
-            return bound
-    bound = _liveness_bound_s(policy)
-    _BOUNDS[:] = [*_BOUNDS[-7:], (policy, bound)]
-    return bound
+    return _BOUNDS(policy)
 
 
 def _liveness_bound_s(policy: Policy) -> float:
@@ -527,3 +520,6 @@ def _tuning_now(world: World) -> tuple[object, ...]:
     """The simulated machine's PipeWire clock settings and cpufreq state, as they are."""
     t = world.studio
     return (t.force_quantum, t.force_rate, dict(t.governors), dict(t.epps))
+
+
+_BOUNDS = PerValue(_liveness_bound_s)

@@ -27,6 +27,7 @@ from importlib import resources
 from typing import Any
 
 from dubnium.policy import SLICES, Policy
+from simulator.memo import PerValue
 from simulator.systemd import BASE_TARGET, DBUS, LOGIND, UnitBehaviour, UnitSpec
 
 GRAPH_FILE = "unit-graph.json"
@@ -92,7 +93,12 @@ def _disabled(policy: Policy, names: dict[str, str]) -> set[str]:
 
 def default_units(policy: Policy) -> list[tuple[UnitSpec, UnitBehaviour]]:
     """The unit graph of a Dubnium workstation under `policy`: NixOS's units above plus
-    Dubnium's from the Nix graph, with the policy's unit names."""
+    Dubnium's from the Nix graph, with the policy's unit names. Frozen values, built once
+    per policy value (every seed's world starts from it)."""
+    return list(_UNITS(policy))
+
+
+def _default_units(policy: Policy) -> tuple[tuple[UnitSpec, UnitBehaviour], ...]:
     graph = load_graph()
     names: dict[str, str] = graph["names"]
     rename = {default: getattr(policy.units, key) for key, default in names.items()}
@@ -125,7 +131,10 @@ def default_units(policy: Policy) -> list[tuple[UnitSpec, UnitBehaviour]]:
         for wanter in wanters:
             if wanter in fields:
                 fields[wanter].setdefault("wants", []).append(name)
-    return [(_spec(name, spec, fields), behaviours[name]) for name, spec in fields.items()]
+    return tuple((_spec(name, spec, fields), behaviours[name]) for name, spec in fields.items())
+
+
+_UNITS = PerValue(_default_units)
 
 
 def _spec(name: str, spec: dict[str, Any], known: dict[str, Any]) -> UnitSpec:

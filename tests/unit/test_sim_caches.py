@@ -9,7 +9,7 @@ import attrs
 
 from dubnium.modes import Mode
 from dubnium.observe import Markers, Observation, classify
-from simulator import invariants
+from simulator import invariants, unitgraph
 from simulator.harness import Remembered, Station
 
 
@@ -58,3 +58,13 @@ def test_liveness_bound_is_computed_per_policy_value() -> None:
     cached = [invariants.liveness_bound_s(p) for p in (one, two, slow, one)]
     fresh = [invariants._liveness_bound_s(p) for p in (one, two, slow, one)]
     assert (fresh, True) == (cached, fresh[2] > fresh[1])
+
+
+def test_unit_graph_is_built_per_policy_value() -> None:
+    """Each seed's world starts from the cached graph, equal to a fresh build for its
+    policy; a policy without vLLM gets its own graph, not the cached one."""
+    two = Station.create(seed=1, gpus=2).policy
+    no_vllm = attrs.evolve(two, vllm=attrs.evolve(two.vllm, enable=False))
+    cached = [unitgraph.default_units(p) for p in (two, no_vllm, two)]
+    fresh = [list(unitgraph._default_units(p)) for p in (two, no_vllm, two)]
+    assert (fresh, True) == (cached, len(fresh[1]) < len(fresh[0]))
