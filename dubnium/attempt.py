@@ -13,6 +13,7 @@ the record itself. `recover` finishes a dead controller's attempt from its journ
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import attrs
@@ -310,13 +311,13 @@ class Attempt:
         now = self.now()
         placement = self.ctx.placement
         final_state = None
-        if final is not None:
-            observation = final.to_json(now)
-            final_state = str(observation["observed_state"])
-            self.state.write_current(observation)
+        if final is not None:  # frozen values: the store may encode them when read
+            final_state = final.state.value
+            self.state.write_current_later(final_state, partial(final.to_json, now))
         report = GuardReport(self.target, tuple(self.verdicts))
-        self.state.write_last_guards({**report.to_json(), "attempt": self.start.attempt,
-                                      "evaluated_at": now})
+        attempt = self.start.attempt
+        self.state.write_last_guards(lambda: {**report.to_json(), "attempt": attempt,
+                                              "evaluated_at": now})
         return AttemptRecord.begun(
             self.start, outcome=outcome, exit_code=int(code), summary=summary,
             finished_at=now, blocking=blocking, steps=tuple(self.steps),

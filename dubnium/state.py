@@ -449,6 +449,13 @@ class RuntimeState:
         self.write_json("current.json", observation_json)
         self.store.write("current", f"{observation_json['observed_state']}\n".encode())
 
+    def write_current_later(self, state: str, observation: Callable[[], Mapping[str, Any]]
+                            ) -> None:
+        """`write_current`, the JSON built by `observation` (from frozen values) only when
+        read where the store allows it (`write_json_later`); `state`: its observed_state."""
+        self.write_json_later("current.json", observation)
+        self.store.write("current", f"{state}\n".encode())
+
     def read_current(self) -> dict[str, Any] | None:
         return self.read_json("current.json")
 
@@ -478,8 +485,13 @@ class RuntimeState:
     def forget_cancel(self) -> None:
         self.store.remove("cancel.json")
 
-    def write_last_guards(self, report: Mapping[str, Any]) -> None:
-        self.write_json("last-guards.json", report)
+    def write_last_guards(self, report: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+                          ) -> None:
+        """`report`, or a function building it from frozen values (`write_json_later`)."""
+        if callable(report):
+            self.write_json_later("last-guards.json", report)
+        else:
+            self.write_json("last-guards.json", report)
 
     def write_generated(self, policy: Policy) -> None:
         """capability-placement.json and hardware-topology.json, as the NixOS module
