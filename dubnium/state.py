@@ -259,13 +259,16 @@ class _MemLease:
 
 class MemoryFiles(MutableMapping[str, bytes]):
     """A `MemoryStore`'s files by name: bytes, or (`put_later`) a function that makes them,
-    called the first time they are read. `later` says which files are not made yet."""
+    called the first time they are read. `later` says which files are not made yet;
+    `touched`, which were put or removed since its reader last emptied it."""
 
     def __init__(self) -> None:
         self._files: dict[str, bytes | Callable[[], bytes]] = {}
+        self.touched: set[str] = set()  # names put or removed since a reader cleared it
 
     def put_later(self, name: str, make: Callable[[], bytes]) -> None:
         self._files[name] = make
+        self.touched.add(name)
 
     def later(self, name: str) -> bool:
         return callable(self._files.get(name))
@@ -278,9 +281,11 @@ class MemoryFiles(MutableMapping[str, bytes]):
 
     def __setitem__(self, name: str, data: bytes) -> None:
         self._files[name] = data
+        self.touched.add(name)
 
     def __delitem__(self, name: str) -> None:
         del self._files[name]
+        self.touched.add(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._files

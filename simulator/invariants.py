@@ -272,7 +272,8 @@ class Checker:
         self._store_version = store.version
         checked = self._checked_bytes
         files = store.files
-        for name in files:
+        touched, files.touched = files.touched, set()  # the others were checked before
+        for name in [n for n in files if n in touched]:
             # Bytes the state's JSON encoder wrote (`MemoryStore.encoded`), or will write
             # when read (`later`), parse by construction: only files put there otherwise
             # (plain-text ones, injected faults) are parsed here.
