@@ -223,7 +223,7 @@ def _slice_mismatches(slices: Mapping[str, SliceSettings],
     wrong = []
     for name, value in want.items():
         seen = slices.get(name)
-        for field, wanted in attrs.asdict(value).items():
+        for field, wanted in value.items():
             if wanted is None:
                 continue
             have = getattr(seen, field) if seen is not None else None

@@ -337,7 +337,7 @@ class StepExecutor:
         for name, overlay in studio.items():
             before = saved.get(name)
             seen = slices.get(name)
-            for field, want in attrs.asdict(overlay).items():
+            for field, want in overlay.items():
                 if want is None:
                     continue
                 now = getattr(seen, field, None)
@@ -363,7 +363,7 @@ class StepExecutor:
                              changed=changed)
         for name, value in settings.items():
             seen = slices.get(name)
-            wrong = [field for field, want in attrs.asdict(value).items()
+            wrong = [field for field, want in value.items()
                      if want is not None and getattr(seen, field, None) != want]
             if wrong:
                 raise StepFailed(f"set {name}: {', '.join(wrong)} not in force after the call "
@@ -496,7 +496,7 @@ def _slice_in_force(facts: HostFacts, name: str, value: SliceSettings) -> bool:
         return False
     seen = slices.get(name)
     return all(want is None or getattr(seen, field, None) == want
-               for field, want in attrs.asdict(value).items())
+               for field, want in value.items())
 
 
 def poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:

@@ -280,8 +280,13 @@ class SliceSettings:
     memory_max_mib: int | None = None
     allowed_cpus: str | None = None  # canonical CPU list ("0-3,6"); None: no restriction
 
+    def items(self) -> tuple[tuple[str, Any], ...]:
+        """(setting, value) in declaration order: `attrs.asdict(self).items()`, cheaply
+        (the observer and the executor compare slices at every step)."""
+        return tuple((name, getattr(self, name)) for name in _SLICE_SETTINGS)
+
     def to_json(self) -> dict[str, int | str | None]:
-        return attrs.asdict(self)
+        return dict(self.items())
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SliceSettings:
@@ -299,6 +304,9 @@ class SliceSettings:
                 raise ValueError(f"{name}: expected an integer or null, got {value!r}")
             values[name] = value
         return cls(**values, allowed_cpus=cpus)
+
+
+_SLICE_SETTINGS = tuple(f.name for f in attrs.fields(SliceSettings))
 
 
 @attrs.frozen
