@@ -1,7 +1,8 @@
 """`SimBackend`: the controller's view of a simulated `World`, through the Backend protocol.
 
-`SimBackend(world)` is the one way to get one; it holds nothing but the world, so any number
-of them over one world are the same view. Handed to the reconciler by the `mode` CLI (via
+`SimBackend(world)` is the one way to get one; it holds nothing but the world and its last
+snapshot (handed out again, the same object, while every model's facts are the very same:
+issue 16), so any number of them over one world are the same view. Handed to the reconciler by the `mode` CLI (via
 `simulator.persist.SimSession`), by `simulator.harness.Station` (the Gherkin steps, the
 state machine, the fault campaigns) and by the contract suite. `observe()` builds
 `HostFacts` straight from the models' cached facts (no JSON, no copies), so a campaign can

@@ -57,6 +57,7 @@ class Station:
     classifier: Classifier = classify  # the controller's observer (a test may weaken it)
     _remembered: Remembered | None = attrs.field(default=None, init=False, repr=False,
                                                  eq=False)
+    _backend: SimBackend | None = attrs.field(default=None, init=False, repr=False, eq=False)
 
     @classmethod
     def create(cls, seed: int = 0, gpus: int = 2, policy: Policy | None = None) -> Station:
@@ -70,7 +71,11 @@ class Station:
 
     @property
     def backend(self) -> SimBackend:
-        return SimBackend(self.world)
+        """The controller's view of the station's world (one while the world is the same:
+        it keeps the last snapshot, issue 16)."""
+        if self._backend is None or self._backend.world is not self.world:
+            self._backend = SimBackend(self.world)
+        return self._backend
 
     @property
     def state(self) -> RuntimeState:

@@ -27,11 +27,11 @@ def test_remembered_classifier_classifies_only_new_inputs() -> None:
     station = Station.create(seed=3)
     inner = _Counting()
     remembered = Remembered(inner)
-    facts = station.world.backend().snapshot()
+    facts = station.backend.snapshot()
     first = remembered(facts, station.policy, Markers())
     again = remembered(facts, station.policy, Markers())
     station.request(Mode.COMPUTE)
-    later = station.world.backend().snapshot()
+    later = station.backend.snapshot()
     third = remembered(later, station.policy, Markers())
     assert (True, 2, classify(later, station.policy, Markers())) == (
         first is again, inner.calls, third)
@@ -40,7 +40,7 @@ def test_remembered_classifier_classifies_only_new_inputs() -> None:
 def test_snapshot_is_reused_only_while_nothing_changes() -> None:
     """Two looks at an unchanged world give one object; a change gives new, equal facts."""
     station = Station.create(seed=3)
-    backend = station.world.backend()
+    backend = station.backend
     first, again = backend.snapshot(), backend.snapshot()
     station.world.set_load(7.5)
     changed = backend.snapshot()
