@@ -290,6 +290,10 @@ class MemoryFiles(MutableMapping[str, bytes]):
     def __contains__(self, name: object) -> bool:
         return name in self._files
 
+    def get(self, name: str, default: bytes | None = None) -> bytes | None:  # type: ignore[override]
+        """`Mapping.get` without its KeyError for an absent file (read at every step)."""
+        return self[name] if name in self._files else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._files)
 
