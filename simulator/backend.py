@@ -2,14 +2,15 @@
 
 `SimBackend(world)` is the one way to get one; it holds nothing but the world and its last
 snapshot (handed out again, the same object, while every model's facts are the very same:
-issue 16), so any number of them over one world are the same view. Handed to the reconciler by the `mode` CLI (via
-`simulator.persist.SimSession`), by `simulator.harness.Station` (the Gherkin steps, the
-state machine, the fault campaigns) and by the contract suite. `observe()` builds
-`HostFacts` straight from the models' cached facts (no JSON, no copies), so a campaign can
-observe tens of thousands of times a second; a group the world marks unavailable is carried
-as `Unavailable(reason)`. Actions queue jobs and return at once, as the real ones do; an
-action fault injected into the world (`simulator.actionfaults`) can make one fail, time out
-after taking effect, or report success while doing nothing.
+issue 16), so any number of them over one world are the same view. Handed to the
+reconciler by the `mode` CLI (via `simulator.persist.SimSession`), by
+`simulator.harness.Station` (the Gherkin steps, the state machine, the fault campaigns) and
+by the contract suite. `observe()` builds `HostFacts` straight from the models' cached facts
+(no JSON, no copies), so a campaign can observe tens of thousands of times a second; a group
+the world marks unavailable is carried as `Unavailable(reason)`. Actions queue jobs and
+return at once, as the real ones do; an action fault injected into the world
+(`simulator.actionfaults`) can make one fail, time out after taking effect, or report
+success while doing nothing.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ timed-out actions and stop requests, on the simulated host."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import pytest
 
@@ -177,15 +179,24 @@ class JournalFailsAt:
     def __init__(self, station: Station, n: int) -> None:
         self.writes = 0
         self.n = n
-        write = station.store.write
+        store = station.store
+        write, write_later = store.write, store.write_later
 
-        def failing(name: str, data: bytes) -> None:
+        def refuse(name: str) -> None:
             if name == "journal.json":
                 self.writes += 1
                 if self.writes >= self.n:
                     raise StorageError("cannot write journal.json: No space left on device")
+
+        def failing(name: str, data: bytes) -> None:
+            refuse(name)
             write(name, data)
-        station.store.write = failing  # type: ignore[method-assign]
+
+        def failing_later(name: str, encode: Callable[[], tuple[bytes, bool]]) -> None:
+            refuse(name)  # the memory store's other way in (bytes made when read)
+            write_later(name, encode)
+        store.write = failing  # type: ignore[method-assign]
+        store.write_later = failing_later  # type: ignore[method-assign]
 
 
 def test_a_journal_that_cannot_be_written_stops_the_attempt_and_undoes_it() -> None:
