@@ -49,14 +49,19 @@ class SimDisk:
     def write_file(self, data: bytes, replaces: int = 0) -> None:
         """Write, fsync and check one file's bytes (a temp file, or an appended line);
         OSError as the kernel would raise it. `replaces`: the bytes a rename frees."""
-        if self.free_bytes is None and not (self.eio_writes or self.eio_fsyncs or
-                                            self.read_only):
-            return  # a healthy disk with room takes every byte: nothing to simulate
+        if self.healthy:
+            return  # every byte is taken: nothing to simulate
         try:
             self._write(data, replaces)
         except OSError:
             self.failures += 1
             raise
+
+    @property
+    def healthy(self) -> bool:
+        """Room for anything, no failure armed, writable."""
+        return self.free_bytes is None and not (self.eio_writes or self.eio_fsyncs or
+                                                self.read_only)
 
     def _write(self, data: bytes, replaces: int) -> None:
         if self.read_only:
@@ -108,9 +113,7 @@ class FaultyStore(CheckedStore):
         super().write(name, data)
 
     def write_later(self, name: str, encode: Callable[[], tuple[bytes, bool]]) -> None:
-        disk = self.disk
-        if disk.free_bytes is None and not (disk.eio_writes or disk.eio_fsyncs or
-                                            disk.read_only):
+        if self.disk.healthy:
             super().write_later(name, encode)  # a healthy disk takes it whenever it is made
             return
         data, ours = encode()  # what this disk does with these bytes matters now
