@@ -284,12 +284,31 @@ class StepExecutor:
             report = ct.desktop(facts, self.policy)
             return [report.term(t) for t in terms if not report.term(t).passed]
 
-        facts = self.wait(lambda f: not missing(f), bound,
-                          "the display manager and a graphical session",
-                          fail=lambda f: unit_failed(f, names.display_manager),
-                          why=f"{names.display_manager} failed",
-                          left=lambda f: "; ".join(f"{t.id.value}: {t.detail}"
-                                                   for t in missing(f)) or "nothing")
+        def await_login() -> HostFacts:
+            return self.wait(lambda f: not missing(f), bound,
+                             "the display manager and a graphical session",
+                             fail=lambda f: unit_failed(f, names.display_manager),
+                             why=f"{names.display_manager} failed",
+                             left=lambda f: "; ".join(f"{t.id.value}: {t.detail}"
+                                                      for t in missing(f)) or "nothing")
+
+        try:
+            facts = await_login()
+        except StepFailed:
+            # Up with nobody logged in (the session ended; the display manager's autologin
+            # or greeter comes only when it starts): restart it once, then wait again.
+            if [t.id for t in missing(self.backend.observe())] != [
+                    ct.TermId.GRAPHICAL_SESSION_ALIVE]:
+                raise
+            timeouts = self.policy.timeouts
+            stopped = self._stop(names.display_manager, timeouts.unit_stop_s)
+            started = self._start(names.display_manager, timeouts.unit_start_s)
+            facts = await_login()
+            return StepDone(
+                f"restarted {names.display_manager}: it was up with no graphical session "
+                f"for {bound:g} s; " + ct.desktop(facts, self.policy).term(
+                    ct.TermId.GRAPHICAL_SESSION_ALIVE).detail,
+                changed=True, notes=stopped.notes + started.notes)
         return StepDone(ct.desktop(facts, self.policy).term(
             ct.TermId.GRAPHICAL_SESSION_ALIVE).detail)
 

@@ -172,7 +172,8 @@ class AwaitGraphical:
     bound_s: float
 
     def describe(self) -> str:
-        return f"wait up to {self.bound_s:g} s for the graphical stack"
+        return (f"wait up to {self.bound_s:g} s for the graphical stack (a display manager "
+                "up with nobody logged in is restarted once)")
 
 
 @attrs.frozen
