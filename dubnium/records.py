@@ -136,9 +136,9 @@ class ExternalChange:
 
     slice: str
     field: str
-    found: int | None
-    overlay: int | None
-    saved: int | None
+    found: int | str | None  # a number, or a CPU list (allowed_cpus); None: unset
+    overlay: int | str | None
+    saved: int | str | None
 
     def describe(self) -> str:
         return (f"{self.slice} {self.field} was changed outside the controller while "

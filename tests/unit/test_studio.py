@@ -237,3 +237,25 @@ def test_a_reservation_changed_under_studio_local_is_not_studio_local() -> None:
             "slices_at_studio_policy" in [t.id.value for t in observed.missing],
             bool(missing(world, station.policy, Mode.STUDIO_LOCAL.value))) == (
         False, True, True)
+
+
+def test_a_reservation_changed_by_someone_else_is_named_at_exit_and_read_back() -> None:
+    """ai.slice's CPUs changed by hand in studio-local (neither the overlay's nor the saved
+    value): the exit restores the saved value and its record names the change, a CPU list,
+    which reads back from the audit log as written."""
+    from dubnium.reconcile import read_record
+    from dubnium.records import AttemptRecord, ExternalChange, to_json
+
+    policy = load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "2-3"},
+                               "slices": {"studio-local": {
+                                   "ai.slice": {"allowed_cpus": "0-1"},
+                                   "platform.slice": {"allowed_cpus": "0-1"}}}})
+    station = Station.create(policy=policy)
+    assert "converged" == station.request(Mode.STUDIO_LOCAL).outcome.value
+    ai = {s.name: s.settings for s in station.world.systemd.slice_facts()}["ai.slice"]
+    station.world.systemd.reset_slice("ai.slice", attrs.evolve(ai, allowed_cpus="0"))
+    record = station.request(Mode.DESKTOP).record
+    assert isinstance(record, AttemptRecord)
+    changed = ExternalChange("ai.slice", "allowed_cpus", "0", "0-1", None)
+    assert (changed in record.external_changes, read_record(to_json(record)) == record) == (
+        True, True)
