@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import Unavailable
 from dubnium.studiofacts import CpuFreq, CpuPolicy, CpuSetting
 

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from dubnium.backend import BackendUnavailable
+from dubnium.errors import BackendUnavailable
 
 HANDOFF_ENV = "DUBNIUM_HANDED_OFF"
 _SESSION_SCOPE = re.compile(r"/session-[^/]+\.scope(/|$)")

@@ -32,7 +32,8 @@ from backends.pipewire import PipeWireAdapter
 from backends.procfs import ProcFs
 from backends.readiness import read_readiness
 from backends.systemd import SystemdAdapter
-from dubnium.backend import BackendError, Clock, Delivery
+from dubnium.backend import Clock, Delivery
+from dubnium.errors import BackendError
 from dubnium.facts import (
     HostFacts,
     SessionFact,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from backends.bus import BusError, SystemBus, apply_signature, text
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import SessionFact
 
 DEST = b"org.freedesktop.login1"

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import AudioGraph, AudioNode, Unavailable
 from dubnium.studiofacts import FORCE_QUANTUM, FORCE_RATE, AudioClock
 

@@ -23,8 +23,9 @@ from backends import handoff
 from backends.clock import RealClock
 from dubnium import session
 from dubnium.audit import FileAuditLog
-from dubnium.backend import Backend, BackendUnavailable
+from dubnium.backend import Backend
 from dubnium.codes import ExitCode
+from dubnium.errors import BackendUnavailable
 from dubnium.facts import SessionFact
 from dubnium.journal_entries import JournalReporter
 from dubnium.policy import DEFAULT_CONFIG_PATH, Policy, load_policy

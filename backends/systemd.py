@@ -19,7 +19,7 @@ from typing import Any
 
 from backends.bus import BusError, Connection, SystemBus, apply_signature, text
 from dubnium import cpuset
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import ActiveState, LoadState, SliceFact, SliceSettings, UnitFact, Units
 
 DEST = b"org.freedesktop.systemd1"

@@ -20,16 +20,10 @@ import attrs
 
 from dubnium import contracts as ct
 from dubnium import plan as p
-from dubnium.backend import Backend, StateCorrupt, StorageError, iso_timestamp
+from dubnium.backend import Backend, iso_timestamp
 from dubnium.codes import ExitCode
-from dubnium.executor import (
-    Blocked,
-    Cancelled,
-    StepContext,
-    StepDone,
-    StepExecutor,
-    StepFailed,
-)
+from dubnium.errors import Cancelled, Interrupted, StateCorrupt, StorageError
+from dubnium.executor import Blocked, StepContext, StepDone, StepExecutor, StepFailed
 from dubnium.facts import HostFacts, SliceSettings
 from dubnium.guards import GuardReport, Verdict, evaluate
 from dubnium.journal import MUTATING, Journal, Phase
@@ -58,14 +52,6 @@ class StepHooks:
 
     def step_finished(self, leg: str, step: p.Step, status: str, detail: str) -> None:
         """Called after each step, with its status."""
-
-
-class Interrupted(Exception):
-    """A stop was requested (a signal); raised at a step boundary."""
-
-    def __init__(self, signal: str) -> None:
-        super().__init__(f"interrupted by {signal}")
-        self.signal = signal
 
 
 def _never() -> str | None:

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Protocol
 import attrs
 
 from dubnium import fsutil, strictjson
-from dubnium.backend import StateCorrupt, StorageError
+from dubnium.errors import StateCorrupt, StorageError
 
 SCHEMA_VERSION = 1
 LINE_LIMIT = 1024 * 1024  # a longer line is kept as damaged, not parsed

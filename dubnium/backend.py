@@ -3,7 +3,8 @@
 Implemented by `simulator.backend.SimBackend` (the deterministic simulated host) and by
 `backends.host.HostBackend` (the live workstation: D-Bus, pw-dump, NVML, /proc). The
 reconciler, the guards and the CLI only ever see this protocol. Library errors are translated
-into `BackendError` (temporary or permanent) inside each implementation, at the edge.
+into `dubnium.errors.BackendError` (temporary or permanent) inside each implementation, at the
+edge.
 """
 
 from __future__ import annotations
@@ -16,31 +17,6 @@ import attrs
 
 from dubnium.facts import HostFacts, SliceSettings, VllmProfile
 from dubnium.studiofacts import AudioReadiness, CpuSetting
-
-
-class DubniumError(Exception):
-    """Base of the errors Dubnium reports to the user as one clear line."""
-
-
-class BackendError(DubniumError):
-    """An action or read on the host failed.
-
-    `temporary` errors (a timeout, a busy daemon) may succeed when retried within the bound
-    of the step; permanent ones (no such unit, access denied) will not.
-    """
-
-    def __init__(self, message: str, *, temporary: bool = False) -> None:
-        super().__init__(message)
-        self.temporary = temporary
-
-
-class StorageError(DubniumError):
-    """A runtime state or audit write failed (disk full, I/O error, read-only filesystem,
-    permission): nothing half-written was put in place; exit code 8."""
-
-
-class BackendUnavailable(DubniumError):
-    """The backend cannot be used at all (not the workstation, bus unreachable, no world)."""
 
 
 class Clock(Protocol):
@@ -166,10 +142,6 @@ class Delivery:
                                                               if self.detail else "")
         text = f"delivered to {self.delivered} of {self.sessions} graphical session(s)"
         return text + (f" ({self.detail})" if self.detail and not self.ok else "")
-
-
-class StateCorrupt(DubniumError):
-    """A state file (runtime state, simulated world) is truncated or not in our format."""
 
 
 @functools.lru_cache(maxsize=256)  # a pure function, called at every step of an attempt

@@ -24,18 +24,18 @@ import typer
 from dubnium import __version__, console
 from dubnium import verbs_read as read
 from dubnium import verbs_switch as switch
-from dubnium.backend import (
+from dubnium.cli_types import OUTPUT
+from dubnium.codes import ExitCode
+from dubnium.errors import (
     BackendUnavailable,
+    ConfigError,
     DubniumError,
+    LockBusy,
     StateCorrupt,
     StorageError,
 )
-from dubnium.cli_types import OUTPUT
-from dubnium.codes import ExitCode
 from dubnium.idlecli import idle_app
-from dubnium.policy import ConfigError
 from dubnium.session import Session, VerbExit
-from dubnium.state import LockBusy
 
 app = typer.Typer(
     name="mode",

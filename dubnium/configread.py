@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from dubnium.errors import ConfigError
+
 T = TypeVar("T")
 
 MAX_LIST = 256
@@ -28,10 +30,6 @@ UNIT_SUFFIXES = ("service", "socket", "device", "mount", "automount", "swap", "t
                  "timer", "slice", "scope")
 _UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.(" + "|".join(UNIT_SUFFIXES)
                         + r")")
-
-
-class ConfigError(ValueError):
-    """The configuration is missing or malformed; the message names the key."""
 
 
 Check = Callable[[object, str], T]

@@ -14,7 +14,8 @@ from typing import Any
 import attrs
 
 from dubnium.audit import AuditLog
-from dubnium.backend import Backend, StateCorrupt
+from dubnium.backend import Backend
+from dubnium.errors import StateCorrupt
 from dubnium.facts import Unavailable
 from dubnium.idle import IdleSource, hint_problems
 from dubnium.policy import Policy

@@ -19,8 +19,9 @@ from dubnium import contracts as ct
 from dubnium import evidence as ev
 from dubnium import plan as p
 from dubnium import studio
-from dubnium.backend import Backend, BackendError, Clock, StateCorrupt
+from dubnium.backend import Backend, Clock
 from dubnium.codes import GuardId
+from dubnium.errors import AttemptStop, BackendError, Cancelled, StateCorrupt, TuningFailed
 from dubnium.facts import ActiveState, HostFacts, SliceSettings, Unavailable
 from dubnium.gpu_placement import GpuPlacement, place
 from dubnium.guards import GUARDS, GuardReport, Status, Verdict, evaluate
@@ -39,7 +40,7 @@ from dubnium.records import ExternalChange
 from dubnium.state import RuntimeState
 
 
-class StepFailed(Exception):
+class StepFailed(AttemptStop):
     """A step did not reach its goal within its bound; `changed`: it touched the host."""
 
     def __init__(self, reason: str, verdicts: tuple[Verdict, ...] = (),
@@ -49,16 +50,7 @@ class StepFailed(Exception):
         self.changed = changed
 
 
-class Cancelled(Exception):
-    """`mode cancel` during the grace period: the attempt ends before the GUI goes."""
-
-    def __init__(self, request: Mapping[str, object]) -> None:
-        super().__init__(f"cancelled by {request.get('by', '?')} at "
-                         f"{request.get('requested_at', '?')}")
-        self.request = request
-
-
-class Blocked(Exception):
+class Blocked(AttemptStop):
     """A guard step found a blocking verdict."""
 
     def __init__(self, report: GuardReport) -> None:
@@ -213,7 +205,7 @@ class StepExecutor:
                 return StepDone(studio.apply(self.backend, self.policy, act), changed=True)
             detail = studio.restore(self.backend, self.state, self.policy, act, notes)
             return StepDone(detail, changed=True, notes=tuple(notes))
-        except studio.TuningFailed as exc:
+        except TuningFailed as exc:
             raise StepFailed(str(exc), changed=True) from None
 
     def _start(self, unit: str, bound: float) -> StepDone:

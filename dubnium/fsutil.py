@@ -26,6 +26,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from dubnium.errors import NotRegularFile
+
 DIR_MODE = 0o755
 FILE_MODE = 0o644
 READ_LIMIT = 4 * 1024 * 1024
@@ -34,10 +36,6 @@ READ_LIMIT = 4 * 1024 * 1024
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
 
 _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class NotRegularFile(OSError):
-    """A path that must be a regular file is a FIFO, device, directory, socket or link."""
 
 
 def storage_failure(exc: OSError) -> bool:

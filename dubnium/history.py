@@ -14,10 +14,7 @@ from typing import Any
 import attrs
 
 from dubnium.audit import ROTATION, AuditEntry
-
-
-class QueryError(ValueError):
-    """A --since or --outcome the query cannot use (a usage error)."""
+from dubnium.errors import QueryError
 
 
 def parse_since(text: str) -> str:

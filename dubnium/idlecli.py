@@ -18,7 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from dubnium import progress
-from dubnium.backend import DubniumError, iso_timestamp
+from dubnium.backend import iso_timestamp
+from dubnium.errors import DubniumError
 from dubnium.idlewatch import IdleWatcher, Tick, status_json, status_text
 from dubnium.session import Session, reconciler
 

@@ -19,7 +19,8 @@ import attrs
 
 from dubnium import idle as i
 from dubnium import plan as p
-from dubnium.backend import DubniumError, StateCorrupt, iso_timestamp
+from dubnium.backend import iso_timestamp
+from dubnium.errors import DubniumError, StateCorrupt
 from dubnium.facts import HostFacts, Unavailable
 from dubnium.guards import evaluate
 from dubnium.modes import Mode

@@ -17,7 +17,6 @@ import attrs
 
 from dubnium import cpuset, fsutil, strictjson
 from dubnium.codes import GUARD_IDS
-from dubnium.configread import ConfigError as ConfigError  # noqa: PLC0414 (re-exported)
 from dubnium.configread import Reader as _Reader
 from dubnium.configread import absolute_path as _absolute_path
 from dubnium.configread import boolean as _bool
@@ -29,6 +28,7 @@ from dubnium.configread import number as _number
 from dubnium.configread import optional_int as _optional_int
 from dubnium.configread import string as _str
 from dubnium.configread import unit_name as _unit
+from dubnium.errors import ConfigError
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode
 

@@ -14,7 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dubnium.records import AbandonedRecord, AttemptRecord, RecordUnreadable, from_json
+from dubnium.errors import RecordUnreadable
+from dubnium.records import AbandonedRecord, AttemptRecord, from_json
 
 if TYPE_CHECKING:
     from dubnium.observe import Observation

@@ -109,7 +109,7 @@ def notes(data: Mapping[str, Any]) -> list[str]:
 
 def last_transition_failed(runtime: RuntimeState) -> bool:
     """The last record says failed-transition (an unreadable record says nothing)."""
-    from dubnium.backend import StateCorrupt
+    from dubnium.errors import StateCorrupt
 
     try:
         last = runtime.last_transition()

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dubnium import readout, readpath
-from dubnium.backend import DubniumError, StateCorrupt
 from dubnium.codes import ExitCode
+from dubnium.errors import DubniumError, RecordUnreadable, StateCorrupt
 from dubnium.output import Output
-from dubnium.records import AttemptRecord, Outcome, RecordUnreadable, from_json
+from dubnium.records import AttemptRecord, Outcome, from_json
 from dubnium.state import DirectoryStore, RuntimeState
 
 if TYPE_CHECKING:

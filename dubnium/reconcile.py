@@ -19,8 +19,9 @@ from dubnium import plan as p
 from dubnium import readpath
 from dubnium.attempt import Attempt, StepHooks, recover
 from dubnium.audit import AuditLog
-from dubnium.backend import Backend, StateCorrupt, StorageError, iso_timestamp
+from dubnium.backend import Backend, iso_timestamp
 from dubnium.codes import ExitCode
+from dubnium.errors import LockBusy, RecordUnreadable, StateCorrupt, StorageError
 from dubnium.facts import HostFacts
 from dubnium.guards import GuardReport, evaluate
 from dubnium.journal import Journal
@@ -33,11 +34,10 @@ from dubnium.records import (
     AttemptStart,
     Outcome,
     Record,
-    RecordUnreadable,
     from_json,
     to_json,
 )
-from dubnium.state import LockBusy, LockHolder, RuntimeState
+from dubnium.state import LockHolder, RuntimeState
 
 __all__ = ["Outcome", "Reconciler", "Reporter", "Result"]
 

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from dubnium.codes import GuardId
+from dubnium.errors import RecordUnreadable
 from dubnium.facts import VllmProfile
 from dubnium.modes import Mode
 from dubnium.verdicts import Severity, Status, Verdict
@@ -46,10 +47,6 @@ class Outcome(StrEnum):
 class StepStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
-
-
-class RecordUnreadable(ValueError):
-    """A JSON object that is not a transition record of a known schema."""
 
 
 @attrs.frozen

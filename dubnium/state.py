@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import attrs
 
 from dubnium import fsutil, strictjson
-from dubnium.backend import DubniumError, StateCorrupt, StorageError
+from dubnium.errors import LockBusy, StateCorrupt, StorageError
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode
 
@@ -31,17 +31,6 @@ if TYPE_CHECKING:  # the read verbs read state without loading the policy
     from dubnium.policy import Policy
 
 SCHEMA_VERSION = 1
-
-
-class LockBusy(DubniumError):
-    """Another transition holds the lock."""
-
-    def __init__(self, holder: Mapping[str, Any]) -> None:
-        self.holder = dict(holder)
-        who = f"pid {holder.get('pid', '?')}"
-        target = holder.get("target", "?")
-        since = holder.get("started_at", "?")
-        super().__init__(f"another transition holds the lock ({who}, to {target}, since {since})")
 
 
 @attrs.frozen

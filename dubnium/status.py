@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from dubnium.backend import StorageError
+from dubnium.errors import StorageError
 from dubnium.fsutil import atomic_write
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import Observation

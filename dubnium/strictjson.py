@@ -16,6 +16,8 @@ import math
 import re
 from itertools import accumulate
 
+from dubnium.errors import JsonError
+
 TYPE_CHECKING = False  # typing is not imported at run time (the recorded `mode current`)
 if TYPE_CHECKING:
     from typing import Any
@@ -26,10 +28,6 @@ MAX_DEPTH = 64  # the deepest nesting of arrays/objects any of our documents use
 _BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every other byte: deleted
 _OPEN_CLOSE = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-
-
-class JsonError(ValueError):
-    """The bytes are not one strict, bounded JSON document; the message says why."""
 
 
 def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:

@@ -18,7 +18,8 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dubnium.backend import Backend, StateCorrupt
+from dubnium.backend import Backend
+from dubnium.errors import StateCorrupt, TuningFailed
 from dubnium.facts import Unavailable
 from dubnium.policy import Policy
 from dubnium.state import RuntimeState
@@ -33,10 +34,6 @@ from dubnium.tuning import (
 )
 
 Act = Callable[[Callable[[], None], str], None]
-
-
-class TuningFailed(Exception):
-    """A studio tuning step could not be done or could not be verified."""
 
 
 def saved_tuning(state: RuntimeState) -> Tuning | None:

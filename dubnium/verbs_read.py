@@ -20,8 +20,9 @@ from dubnium import readiness, readpath, readverbs, render
 from dubnium.cli_types import OUTPUT, JsonOpt, ModeArg, OptModeArg, emit, parse_mode, session_of
 from dubnium.codes import ExitCode
 from dubnium.doctor import diagnose
+from dubnium.errors import QueryError
 from dubnium.guards import GuardReport
-from dubnium.history import HistoryQuery, QueryError
+from dubnium.history import HistoryQuery
 from dubnium.modes import Mode
 from dubnium.reconcile import Outcome
 from dubnium.session import VerbExit, reconciler, timestamp

@@ -194,7 +194,7 @@ def current(request: dict[str, Any]) -> int | None:
 def _live(request: dict[str, Any], state_dir_name: str) -> int | None:
     from pathlib import Path
 
-    from dubnium.backend import DubniumError
+    from dubnium.errors import DubniumError
     from dubnium.policy import load_policy
     from dubnium.state import DirectoryStore, RuntimeState
 

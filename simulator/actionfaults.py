@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import attrs
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 
 
 class FaultEffect(StrEnum):

@@ -21,7 +21,8 @@ from typing import Any
 
 import attrs
 
-from dubnium.backend import BackendError, Clock, Delivery
+from dubnium.backend import Clock, Delivery
+from dubnium.errors import BackendError
 from dubnium.facts import GpuFact, HostFacts, SliceSettings, Unavailable, VllmProfile
 from dubnium.idle import IdleFacts
 from dubnium.studiofacts import AudioReadiness, CpuSetting

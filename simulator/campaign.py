@@ -32,7 +32,7 @@ from typing import Any
 import attrs
 
 from dubnium import plan as p
-from dubnium.backend import StorageError
+from dubnium.errors import StorageError
 from dubnium.facts import HostFacts
 from dubnium.modes import Mode
 from dubnium.observe import Markers, Observation, classify

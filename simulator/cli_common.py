@@ -15,15 +15,15 @@ from typing import Annotated, NoReturn
 import typer
 
 from dubnium import console
-from dubnium.backend import (
+from dubnium.codes import ExitCode
+from dubnium.errors import (
     BackendError,
     BackendUnavailable,
+    ConfigError,
     DubniumError,
     StateCorrupt,
     StorageError,
 )
-from dubnium.codes import ExitCode
-from dubnium.policy import ConfigError
 from simulator.persist import WorldFile
 from simulator.world import World, WorldError
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import attrs
 
-from dubnium.backend import StateCorrupt
+from dubnium.errors import StateCorrupt
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode, ObservedState
 from dubnium.plan import Step, plan

@@ -24,7 +24,7 @@ import attrs
 
 from dubnium import fsutil
 from dubnium.audit import MemoryAuditLog, encode
-from dubnium.backend import StorageError
+from dubnium.errors import StorageError
 from simulator.harness import Station
 from simulator.invariants import CheckedStore
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import SessionFact
 from simulator import jsonutil
 

@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dubnium import fsutil, strictjson
-from dubnium.backend import (
-    Backend,
+from dubnium.backend import Backend, Clock, Delivery
+from dubnium.errors import (
     BackendError,
     BackendUnavailable,
-    Clock,
-    Delivery,
+    NotRegularFile,
     StateCorrupt,
     StorageError,
 )
@@ -105,7 +104,7 @@ class WorldFile:
         try:
             fsutil.ensure_dir(self.state_dir)
             fd = fsutil.open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except fsutil.NotRegularFile as exc:
+        except NotRegularFile as exc:
             raise StateCorrupt(f"{path}: {exc.strerror}; remove it") from None
         except OSError as exc:
             raise StorageError(f"cannot open {path}: {exc.strerror or exc}") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dubnium import fsutil, strictjson
+from dubnium.errors import DubniumError
 from dubnium.modes import Mode
 from dubnium.policy import Policy, default_policy
 from simulator import faults as f
@@ -27,7 +28,7 @@ MAX_OPS = 10_000
 MAX_SEED = 2**64 - 1
 
 
-class PlanError(ValueError):
+class PlanError(DubniumError, ValueError):
     """The plan is malformed; the message names the op index and the field."""
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from dubnium import fsutil, strictjson
-from dubnium.backend import StorageError
+from dubnium.errors import StorageError
 from simulator.campaign import CampaignExit, CampaignResult
 from simulator.faults import FaultKind
 from simulator.invariants import LIVENESS, SAFETY

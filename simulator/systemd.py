@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import ActiveState, LoadState, SliceFact, SliceSettings, UnitFact, Units
 from dubnium.modes import Mode
 from dubnium.policy import Policy

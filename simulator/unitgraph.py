@@ -26,6 +26,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from dubnium.errors import DubniumError
 from dubnium.policy import SLICES, Policy
 from simulator.memo import PerValue
 from simulator.systemd import BASE_TARGET, DBUS, LOGIND, UnitBehaviour, UnitSpec
@@ -43,7 +44,7 @@ BEHAVIOURS: dict[str, UnitBehaviour] = {
 }
 
 
-class GraphError(ValueError):
+class GraphError(DubniumError, ValueError):
     """The checked-in graph does not fit the simulated host."""
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from dubnium.backend import BackendError, Delivery
+from dubnium.backend import Delivery
+from dubnium.errors import BackendError
 from dubnium.facts import ActiveState, GpuProcessKind
 from dubnium.policy import Policy
 from simulator.clock import Scheduler, seconds_to_ns

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from dubnium.backend import DubniumError
+from dubnium.errors import DubniumError
 from dubnium.facts import (
     ActiveState,
     GpuProcessKind,

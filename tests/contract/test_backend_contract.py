@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import (
     ActiveState,
     AudioGraph,

@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dubnium.codes import GUARD_EXIT_CODES, ExitCode
-from dubnium.policy import ConfigError, default_policy, load_policy
+from dubnium.errors import ConfigError
+from dubnium.policy import default_policy, load_policy
 from dubnium_app.compose import main as mode_main
 from simulator.campaign import run_plan
 from simulator.cli import main as sim_main

@@ -76,7 +76,8 @@ def test_config_accepts_a_zero_grace_and_refuses_a_negative_one() -> None:
     """timeouts.grace_s = 0 is read (no grace period); -1 is a config error naming the key."""
     import pytest
 
-    from dubnium.policy import ConfigError, load_policy_data
+    from dubnium.errors import ConfigError
+    from dubnium.policy import load_policy_data
 
     assert load_policy_data({"schema_version": 1, "timeouts": {"grace_s": 0}}).timeouts.grace_s \
         == 0

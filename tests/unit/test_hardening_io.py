@@ -24,8 +24,8 @@ import pytest
 
 from dubnium import fsutil
 from dubnium.audit import FileAuditLog
-from dubnium.backend import StateCorrupt, StorageError
 from dubnium.codes import ExitCode
+from dubnium.errors import StateCorrupt, StorageError
 from dubnium.modes import Mode
 from dubnium.state import LOCK_FILE, DirectoryStore, LockHolder, RuntimeState
 from tests.alarm import alarm

@@ -15,7 +15,8 @@ import pytest
 
 from dubnium import strictjson
 from dubnium.codes import ExitCode
-from dubnium.policy import ConfigError, load_policy, load_policy_data
+from dubnium.errors import ConfigError
+from dubnium.policy import load_policy, load_policy_data
 from dubnium_app.compose import main as mode_main
 
 

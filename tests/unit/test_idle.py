@@ -8,9 +8,10 @@ import attrs
 import pytest
 
 from dubnium import idle as i
+from dubnium.errors import ConfigError
 from dubnium.facts import AudioGraph, AudioNode, LoadFact, ProcessFact, Unavailable
 from dubnium.modes import ObservedState
-from dubnium.policy import ConfigError, Idle, default_policy, load_policy_data
+from dubnium.policy import Idle, default_policy, load_policy_data
 from tests.factories import SINK, desktop
 
 NS = i.NS

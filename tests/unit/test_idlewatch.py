@@ -8,8 +8,8 @@ import attrs
 import pytest
 
 from dubnium import idle as i
-from dubnium.backend import BackendError, DubniumError, StateCorrupt
 from dubnium.doctor import diagnose
+from dubnium.errors import BackendError, DubniumError, StateCorrupt
 from dubnium.idlewatch import CONTROL_FILE, STATE_FILE, IdleWatcher, status_json
 from dubnium.policy import Idle, default_policy
 from simulator.actionfaults import ActionFault, FaultEffect

@@ -9,8 +9,8 @@ import attrs
 import pytest
 
 from dubnium import plan as p
-from dubnium.backend import StorageError
 from dubnium.codes import ExitCode
+from dubnium.errors import StorageError
 from dubnium.facts import SliceSettings
 from dubnium.journal import Journal, Phase
 from dubnium.modes import Mode, ObservedState

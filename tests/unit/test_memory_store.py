@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dubnium.backend import StateCorrupt
+from dubnium.errors import StateCorrupt
 from dubnium.state import DirectoryStore, MemoryStore, RuntimeState
 
 DOC = {"outcome": "converged", "steps": [{"at": "t", "elapsed_s": 0.125}], "n": 3,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from dubnium.errors import RecordUnreadable
 from dubnium.records import (
     RECORD_VERSION,
     AbandonedRecord,
     AttemptRecord,
     Outcome,
-    RecordUnreadable,
     from_json,
     to_json,
 )

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dubnium.backend import BackendError, BackendUnavailable, StateCorrupt
+from dubnium.errors import BackendError, BackendUnavailable, StateCorrupt
 from dubnium.facts import VllmProfile
 from simulator import worldjson
 from simulator.actionfaults import ActionFault, FaultEffect

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import SliceSettings, Unavailable, VllmProfile
 from dubnium.policy import default_policy
 from simulator.backend import SimBackend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import GpuFact, GpuProcessKind, HostFacts, Unavailable, VllmProfile
 from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.backend import SimBackend

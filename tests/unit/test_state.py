@@ -9,10 +9,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from dubnium.backend import StateCorrupt
+from dubnium.errors import LockBusy, StateCorrupt
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode
-from dubnium.state import DirectoryStore, LockBusy, LockHolder, MemoryStore, RuntimeState
+from dubnium.state import DirectoryStore, LockHolder, MemoryStore, RuntimeState
 
 HOLDER = LockHolder(4242, "boot-1", "2026-01-01T00:00:00.000Z", "compute", "a-1")
 

@@ -12,10 +12,11 @@ import attrs
 import pytest
 
 from dubnium import plan as p
+from dubnium.errors import ConfigError
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import classify
-from dubnium.policy import ConfigError, Policy, default_policy, load_policy_data
+from dubnium.policy import Policy, default_policy, load_policy_data
 from dubnium.reconcile import Reporter
 from dubnium.studiofacts import AudioClock
 from simulator.actionfaults import ActionFault, FaultEffect

@@ -13,7 +13,7 @@ from backends.cpufreq import CpuFreqAdapter
 from backends.gpucache import QuietGpus
 from backends.readiness import read_readiness
 from dubnium import readiness
-from dubnium.backend import BackendError
+from dubnium.errors import BackendError
 from dubnium.facts import GpuFact, Unavailable
 from dubnium.policy import default_policy
 from dubnium.studiofacts import AudioReadiness, CpuFreq, CpuPolicy, CpuSetting
