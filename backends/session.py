@@ -28,7 +28,8 @@ from dubnium.codes import ExitCode
 from dubnium.errors import BackendUnavailable
 from dubnium.facts import SessionFact
 from dubnium.journal_entries import JournalReporter
-from dubnium.policy import DEFAULT_CONFIG_PATH, Policy, load_policy
+from dubnium.policy import DEFAULT_CONFIG_PATH, Policy
+from dubnium.policyload import load_policy
 from dubnium.reconcile import Reporter
 from dubnium.state import RuntimeState
 

@@ -77,7 +77,7 @@ def main() -> int:
             # The backend's share: interpreter, imports and one observe(), without the CLI.
             "python: HostBackend(policy).observe()": [
                 str(REPO / ".venv/bin/python"), "-c",
-                "from pathlib import Path; from dubnium.policy import load_policy; "
+                "from pathlib import Path; from dubnium.policyload import load_policy; "
                 "from backends.host import HostBackend; "
                 f"HostBackend(load_policy(Path('{INNER}/config.json'))).observe()",
             ],

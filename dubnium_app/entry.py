@@ -195,7 +195,7 @@ def _live(request: dict[str, Any], state_dir_name: str) -> int | None:
     from pathlib import Path
 
     from dubnium.errors import DubniumError
-    from dubnium.policy import load_policy
+    from dubnium.policyload import load_policy
     from dubnium.state import DirectoryStore, RuntimeState
 
     state_dir = Path(state_dir_name)

@@ -21,7 +21,7 @@ import typer
 
 from dubnium import console
 from dubnium.codes import ExitCode
-from dubnium.policy import load_policy
+from dubnium.policyload import load_policy
 from simulator import cli_faults, cli_world
 from simulator.cli_common import MAX_ADVANCE_S, OUTPUT, change, errors, finite, world_file
 from simulator.persist import WorldFile, world_json_text

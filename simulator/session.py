@@ -20,7 +20,8 @@ from dubnium import session
 from dubnium.audit import DEFAULT_ROTATE_BYTES, FileAuditLog
 from dubnium.backend import Backend
 from dubnium.facts import SessionFact
-from dubnium.policy import Policy, load_policy
+from dubnium.policy import Policy
+from dubnium.policyload import load_policy
 from dubnium.reconcile import Reporter
 from dubnium.state import RuntimeState
 from simulator.persist import SimSession

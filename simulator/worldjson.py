@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dubnium.errors import ConfigError
-from dubnium.policy import load_policy_data
+from dubnium.policyload import load_policy_data
 from simulator import jsonutil
 from simulator.actionfaults import ActionFault
 from simulator.clock import Event

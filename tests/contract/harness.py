@@ -107,7 +107,7 @@ class HostHarness(Waits):
 
     def __init__(self, host: object) -> None:
         from backends.host import HostBackend
-        from dubnium.policy import load_policy_data
+        from dubnium.policyload import load_policy_data
         from tests.host.testhost import TestHost, host_policy_json
 
         assert isinstance(host, TestHost)

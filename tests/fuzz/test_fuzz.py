@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from dubnium.codes import GUARD_EXIT_CODES, ExitCode
 from dubnium.errors import ConfigError
-from dubnium.policy import default_policy, load_policy
+from dubnium.policy import default_policy
+from dubnium.policyload import load_policy
 from dubnium_app.compose import main as mode_main
 from simulator.campaign import run_plan
 from simulator.cli import main as sim_main

@@ -14,7 +14,7 @@ import pytest
 
 from dubnium.codes import GuardId
 from dubnium.modes import Mode
-from dubnium.policy import load_policy_data
+from dubnium.policyload import load_policy_data
 from tests.host.testhost import INNER, TestHost, host_policy_json
 
 pytestmark = pytest.mark.host

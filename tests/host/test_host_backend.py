@@ -13,7 +13,7 @@ import pytest
 
 from backends.host import HostBackend
 from dubnium.facts import Unavailable, VllmProfile
-from dubnium.policy import load_policy_data
+from dubnium.policyload import load_policy_data
 from tests.host.testhost import UID, TestHost, host_policy_json
 
 pytestmark = pytest.mark.host

@@ -22,7 +22,7 @@ from backends.nvml import NvmlAdapter
 from dubnium.audit import MemoryAuditLog
 from dubnium.facts import GpuFact
 from dubnium.modes import Mode, ObservedState
-from dubnium.policy import load_policy_data
+from dubnium.policyload import load_policy_data
 from dubnium.reconcile import Reconciler
 from dubnium.state import LOCK, MemoryStore, RuntimeState
 from tests.host.testhost import UID, TestHost, host_policy_json

@@ -16,7 +16,8 @@ import pytest
 
 from dubnium.errors import ConfigError
 from dubnium.modes import Mode
-from dubnium.policy import Policy, load_policy_data
+from dubnium.policy import Policy
+from dubnium.policyload import load_policy_data
 from tests.nix.nixtools import NIX_LIB, eval_json, host_settings
 
 pytestmark = pytest.mark.nix

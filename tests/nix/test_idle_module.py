@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from dubnium.policy import load_policy_data
+from dubnium.policyload import load_policy_data
 from tests.nix.nixtools import NIX_LIB, eval_json, host_settings
 from tests.nix.test_module_eval import evaluate
 

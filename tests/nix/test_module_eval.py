@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from dubnium.policy import load_policy_data
+from dubnium.policyload import load_policy_data
 from tests.nix.nixtools import REPO, eval_json, host_settings, nixpkgs_lib
 
 pytestmark = pytest.mark.nix

@@ -77,7 +77,7 @@ def test_config_accepts_a_zero_grace_and_refuses_a_negative_one() -> None:
     import pytest
 
     from dubnium.errors import ConfigError
-    from dubnium.policy import load_policy_data
+    from dubnium.policyload import load_policy_data
 
     assert load_policy_data({"schema_version": 1, "timeouts": {"grace_s": 0}}).timeouts.grace_s \
         == 0

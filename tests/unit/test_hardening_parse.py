@@ -16,7 +16,7 @@ import pytest
 from dubnium import strictjson
 from dubnium.codes import ExitCode
 from dubnium.errors import ConfigError
-from dubnium.policy import load_policy, load_policy_data
+from dubnium.policyload import load_policy, load_policy_data
 from dubnium_app.compose import main as mode_main
 
 

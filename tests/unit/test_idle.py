@@ -11,7 +11,8 @@ from dubnium import idle as i
 from dubnium.errors import ConfigError
 from dubnium.facts import AudioGraph, AudioNode, LoadFact, ProcessFact, Unavailable
 from dubnium.modes import ObservedState
-from dubnium.policy import Idle, default_policy, load_policy_data
+from dubnium.policy import Idle, default_policy
+from dubnium.policyload import load_policy_data
 from tests.factories import SINK, desktop
 
 NS = i.NS

@@ -10,7 +10,8 @@ import pytest
 
 from dubnium.errors import ConfigError
 from dubnium.modes import Mode
-from dubnium.policy import default_policy, load_policy, load_policy_data
+from dubnium.policy import default_policy
+from dubnium.policyload import load_policy, load_policy_data
 
 
 def test_default_policy_round_trips_through_json() -> None:

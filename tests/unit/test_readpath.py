@@ -213,7 +213,7 @@ def test_text_output_names_the_age_on_stderr(host_files: tuple[Path, Path]) -> N
 
 def test_a_zero_bound_is_valid_and_never_serves_a_record() -> None:
     """timeouts.current_max_age_s = 0 loads, and then a record a millisecond old is not served."""
-    from dubnium.policy import load_policy_data
+    from dubnium.policyload import load_policy_data
 
     data = Policy().to_json()
     data["timeouts"]["current_max_age_s"] = 0

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from dubnium import cli
-from dubnium.policy import default_policy, load_policy
+from dubnium.policy import default_policy
+from dubnium.policyload import load_policy
 from dubnium_app import compose
 from simulator import oracle
 from simulator.persist import WorldFile

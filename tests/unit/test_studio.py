@@ -16,7 +16,8 @@ from dubnium.errors import ConfigError
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import classify
-from dubnium.policy import Policy, default_policy, load_policy_data
+from dubnium.policy import Policy, default_policy
+from dubnium.policyload import load_policy_data
 from dubnium.reconcile import Reporter
 from dubnium.studiofacts import AudioClock
 from simulator.actionfaults import ActionFault, FaultEffect
