@@ -22,7 +22,7 @@ from dubnium import contracts as ct
 from dubnium import plan as p
 from dubnium.backend import Backend, iso_timestamp
 from dubnium.codes import ExitCode
-from dubnium.errors import Cancelled, Interrupted, StateCorrupt, StorageError
+from dubnium.errors import AttemptInterrupted, Cancelled, StateCorrupt, StorageError
 from dubnium.executor import Blocked, StepContext, StepDone, StepExecutor, StepFailed
 from dubnium.facts import HostFacts, SliceSettings
 from dubnium.guards import GuardReport, Verdict, evaluate
@@ -167,7 +167,7 @@ class Attempt:
             return self._close(head, Outcome.CANCELLED, ExitCode.CANCELLED,
                                f"{self.target.value} {cancelled} during the grace period; "
                                "nothing was changed")
-        except Interrupted as stopped:
+        except AttemptInterrupted as stopped:
             return self._rollback(head, prior, str(stopped), signal=stopped.signal)
 
     def _restore_pending(self) -> bool:
@@ -332,7 +332,7 @@ class Attempt:
             if phase is Phase.FORWARD:
                 signal = self.stop()
                 if signal is not None:
-                    raise Interrupted(signal)
+                    raise AttemptInterrupted(signal)
             self._journal_or_stop(leg, index, step, phase)
             self.hooks.step_started(leg.name, step)
             at = self.now()

@@ -30,6 +30,7 @@ from dubnium.errors import (
     BackendUnavailable,
     ConfigError,
     DubniumError,
+    Interrupted,
     LockBusy,
     StateCorrupt,
     StorageError,
@@ -136,7 +137,7 @@ def main(argv: list[str] | None, opener: Opener) -> None:
         _fail(ExitCode.USAGE, console.usage_line(exc, "mode", "-h"))
     except click.Abort:  # Ctrl-C at a prompt
         _fail(ExitCode.ERROR, "aborted")
-    except (KeyboardInterrupt, console.Interrupted):  # a switch handles its own signals
+    except (KeyboardInterrupt, Interrupted):  # a switch handles its own signals
         _fail(ExitCode.INTERRUPTED, "interrupted before a switch started; nothing was changed")
     except VerbExit as exc:
         _fail(exc.code, exc.message)

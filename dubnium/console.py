@@ -16,6 +16,7 @@ from typing import Any
 import click
 from typer.core import TyperGroup
 
+from dubnium.errors import Interrupted
 from dubnium.output import MESSAGE_LIMIT as MESSAGE_LIMIT  # noqa: PLC0414 (re-exported)
 from dubnium.output import WORD_LIMIT as WORD_LIMIT  # noqa: PLC0414
 from dubnium.output import Output as Output  # noqa: PLC0414
@@ -32,10 +33,6 @@ def usage_line(exc: click.UsageError, prog: str, help_option: str) -> str:
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
         return f"missing command (see {command} {help_option})"
     return f"{exc.format_message()} (see {command} {help_option})"
-
-
-class Interrupted(Exception):
-    """Ctrl-C (SIGINT) during a verb's own work, raised by `InterruptibleGroup`."""
 
 
 class InterruptibleGroup(TyperGroup):

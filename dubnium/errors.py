@@ -16,10 +16,12 @@ machine can cause ends in a traceback.
     ├── JsonError (ValueError)        bytes that are not one strict, bounded JSON document
     ├── RecordUnreadable (ValueError) JSON that is not a transition record we know
     ├── NotRegularFile (OSError)      a FIFO, device, directory or link where a file must be
+    ├── Interrupted                   Ctrl-C in a verb's own work, before any switch began
+    │                                 (raised by dubnium.console's group): INTERRUPTED (28)
     ├── AttemptStop                   ends a step or an attempt; the attempt records it and
     │   │                             exits with its outcome, never this type's own code
     │   ├── Cancelled                 `mode cancel` in the grace period: CANCELLED (27)
-    │   ├── Interrupted               a signal at a step boundary: INTERRUPTED (28)
+    │   ├── AttemptInterrupted        a signal at a step boundary: rolled back, INTERRUPTED (28)
     │   ├── TuningFailed              a studio tuning step failed or did not verify
     │   ├── executor.StepFailed       a step missed its goal within its bound
     │   └── executor.Blocked          a guard step found a blocking verdict
@@ -100,6 +102,10 @@ class NotRegularFile(DubniumError, OSError):
     """A path that must be a regular file is a FIFO, device, directory, socket or link."""
 
 
+class Interrupted(DubniumError):
+    """Ctrl-C (SIGINT) during a verb's own work, raised by `dubnium.console.InterruptibleGroup`."""
+
+
 class AttemptStop(DubniumError):
     """Ends a step or an attempt early; caught and recorded by `dubnium.attempt`."""
 
@@ -113,7 +119,7 @@ class Cancelled(AttemptStop):
         self.request = request
 
 
-class Interrupted(AttemptStop):
+class AttemptInterrupted(AttemptStop):
     """A stop was requested (a signal); raised at a step boundary."""
 
     def __init__(self, signal: str) -> None:
