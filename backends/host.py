@@ -47,10 +47,11 @@ from dubnium.fsutil import atomic_write, read_regular
 from dubnium.policy import Policy
 from dubnium.studiofacts import AudioReadiness, CpuFreq, CpuSetting
 
-# Imported where used (lazy adapters): an observation needs neither the notifier nor the
-# idle reader, and `mode current` starts faster without them.
+# Imported where used (lazy adapters): an observation needs neither the notifier, the idle
+# reader nor the hardware preflight, and `mode current` starts faster without them.
 if TYPE_CHECKING:
     from backends.notify import NotifyOutcome
+    from dubnium.doctor import HardwareFindings
     from dubnium.idle import IdleFacts
 
 _NAMESPACE_PROC = re.compile(r"^/proc/(\d+)/root/proc$")
@@ -270,6 +271,19 @@ class HostBackend:
         return parse_profile(text, self.policy.vllm.profile_path)
 
     # ------------------------------------------------------------------ doctor
+
+    def hardware_findings(self, facts: HostFacts) -> HardwareFindings:
+        """The hardware preflight (`backends.preflight`) on this host, for `mode doctor`
+        (`dubnium.doctor.HardwareProbe`); NVML is left alone while studio-local is in force."""
+        from backends.preflight import doctor as preflight_doctor
+
+        return preflight_doctor.findings(
+            self.policy,
+            sys_root=self._sys_root,
+            proc_root=self._proc.proc_root,
+            model_store=self._proc.host_path(self.policy.paths.model_store),
+            nvml=None if self.overlay_in_force(facts.units) else self._nvml,
+        )
 
     def describe(self) -> Mapping[str, object]:
         facts = self.observe()

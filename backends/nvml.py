@@ -1,10 +1,11 @@
 """NVML through nvidia-ml-py: per-GPU UUID, memory, graphics/compute processes, utilisation.
 
-Called by `backends.host.HostBackend` (observe, describe). Every read is one
-`nvmlInit` … `nvmlShutdown` bracket (`_session()`, the adapter's edge): any `NVMLError`
-becomes `Unavailable` with NVML's error value and text (no driver: value 12,
-"NVML Shared Library Not Found"). A per-device detail NVML does not support (utilisation
-on some boards, per-process memory) is recorded as None, not as a failure.
+Called by `backends.host.HostBackend` (observe, describe) and by the hardware preflight
+(`backends.preflight.read`, `inventory()`). Every read is one `nvmlInit` … `nvmlShutdown`
+bracket (`_session()`, the adapter's edge): any `NVMLError` becomes `Unavailable` with NVML's
+error value and text (no driver: value 12, "NVML Shared Library Not Found"); so does a
+missing nvidia-ml-py. A per-device detail NVML does not support (utilisation on some boards,
+per-process memory) is recorded as None, not as a failure.
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ _MIB = 1 << 20
 
 
 class NvmlUnavailable(Exception):
-    """NVML could not be used; `reason` says why, with NVML's error value."""
+    """NVML could not be used; `reason` says why, with NVML's error value. `value` and `text`
+    are NVML's error value (None: not an NVML error) and its text, apart."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, text: str, value: int | None = None) -> None:
+        self.reason = text if value is None else f"NVML error {value}: {text}"
+        super().__init__(self.reason)
+        self.text = text
+        self.value = value
 
-
-def describe_error(exc: Any) -> str:
-    value = getattr(exc, "value", None)
-    return f"NVML error {value}: {exc}"
+    @classmethod
+    def from_nvml(cls, exc: Any) -> NvmlUnavailable:
+        value = getattr(exc, "value", None)
+        return cls(str(exc), None if value is None else int(value))
 
 
 def _pynvml() -> Any:
@@ -43,17 +47,21 @@ def _pynvml() -> Any:
 
 
 @contextmanager
-def _session() -> Iterator[None]:
-    """nvmlInit … nvmlShutdown; NVMLError becomes NvmlUnavailable (the adapter's edge)."""
-    pynvml = _pynvml()
+def _session() -> Iterator[Any]:
+    """nvmlInit … nvmlShutdown, yielding pynvml; NVMLError (and a missing nvidia-ml-py)
+    becomes NvmlUnavailable (the adapter's edge)."""
+    try:
+        pynvml = _pynvml()
+    except ImportError:
+        raise NvmlUnavailable("nvidia-ml-py is not installed (module pynvml)") from None
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:
-        raise NvmlUnavailable(describe_error(exc)) from None
+        raise NvmlUnavailable.from_nvml(exc) from None
     try:
-        yield
+        yield pynvml
     except pynvml.NVMLError as exc:
-        raise NvmlUnavailable(describe_error(exc)) from None
+        raise NvmlUnavailable.from_nvml(exc) from None
     finally:
         with suppress(pynvml.NVMLError):
             pynvml.nvmlShutdown()
@@ -64,6 +72,22 @@ class NvmlInfo:
     driver_version: str
     nvml_version: str
     gpus: tuple[GpuFact, ...]
+
+
+@attrs.frozen
+class NvmlDevice:
+    """One GPU as an inventory lists it: identity and memory size, no processes."""
+
+    index: int
+    uuid: str
+    name: str
+    memory_total_mib: int
+
+
+@attrs.frozen
+class NvmlInventory:
+    driver_version: str
+    devices: tuple[NvmlDevice, ...]
 
 
 class NvmlAdapter:
@@ -77,13 +101,28 @@ class NvmlAdapter:
 
     def info(self) -> NvmlInfo:
         """Driver version and every GPU. Raises NvmlUnavailable."""
-        pynvml = _pynvml()
-        with _session():
+        with _session() as pynvml:
             driver = _str(pynvml.nvmlSystemGetDriverVersion())
             version = _str(pynvml.nvmlSystemGetNVMLVersion())
             count = pynvml.nvmlDeviceGetCount()
             gpus = tuple(_gpu(i) for i in range(count))
         return NvmlInfo(driver, version, gpus)
+
+    def inventory(self) -> NvmlInventory:
+        """Driver version and each GPU's UUID, name and memory size, without the process
+        lists (which some boards do not support). Raises NvmlUnavailable."""
+        with _session() as pynvml:
+            driver = _str(pynvml.nvmlSystemGetDriverVersion())
+            devices = []
+            for index in range(int(pynvml.nvmlDeviceGetCount())):
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                devices.append(NvmlDevice(
+                    index=index,
+                    uuid=_str(pynvml.nvmlDeviceGetUUID(handle)),
+                    name=_str(pynvml.nvmlDeviceGetName(handle)),
+                    memory_total_mib=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total) // _MIB,
+                ))
+        return NvmlInventory(driver, tuple(devices))
 
 
 def _gpu(index: int) -> GpuFact:

@@ -1,6 +1,7 @@
 """/proc and the file system: load, memory, pressure, processes of interest, boot id, paths.
 
-Called by `backends.host.HostBackend`. `proc_root` is the /proc of the host to read (the
+Called by `backends.host.HostBackend`; `parse_meminfo` also by the hardware preflight
+(`backends.preflight.read`). `proc_root` is the /proc of the host to read (the
 test host's is `/proc/<pid>/root/proc` seen from outside its PID namespace, so the PIDs
 read are the namespace's); its parent is that host's root directory, used for the path
 checks. Each reader returns its fact or `Unavailable`: `_read()` is the edge where OSError
@@ -43,6 +44,21 @@ def _read(what: str, parse: Callable[[], T]) -> T | Unavailable:
         return Unavailable(f"{what}: malformed ({exc})")
 
 
+def parse_meminfo(text: str) -> MemoryFact:
+    """/proc/meminfo's MemTotal and MemAvailable in MiB; ValueError when either is missing.
+    The one meminfo parser: the host backend's and the hardware preflight's."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if fields and fields[0].isdigit():
+            values[key.strip()] = int(fields[0])
+    if "MemTotal" not in values or "MemAvailable" not in values:
+        raise ValueError("MemTotal or MemAvailable missing")
+    return MemoryFact(total_mib=values["MemTotal"] // 1024,
+                      available_mib=values["MemAvailable"] // 1024)
+
+
 class ProcFs:
     """Reads one host's /proc (and, for paths, its root directory)."""
 
@@ -66,17 +82,8 @@ class ProcFs:
         return _read("/proc/loadavg", parse)
 
     def memory(self) -> MemoryFact | Unavailable:
-        def parse() -> MemoryFact:
-            values = {}
-            for line in (self.proc_root / "meminfo").read_text().splitlines():
-                key, _, rest = line.partition(":")
-                values[key] = rest.split()
-            return MemoryFact(
-                total_mib=int(values["MemTotal"][0]) // 1024,
-                available_mib=int(values["MemAvailable"][0]) // 1024,
-            )
-
-        return _read("/proc/meminfo", parse)
+        return _read("/proc/meminfo",
+                     lambda: parse_meminfo((self.proc_root / "meminfo").read_text()))
 
     def pressure(self) -> PressureFact | Unavailable:
         def some_avg10(resource: str) -> float | None:

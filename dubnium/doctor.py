@@ -2,21 +2,24 @@
 
 Called by `dubnium.verbs_read` (`mode doctor`). Reads the backend's facts, the runtime state
 files and the audit log's newest lines (from its end, never the whole log); changes nothing.
-Returns the JSON-ready data and the text together.
+Returns the JSON-ready data and the text together. A backend that can probe its hardware
+(`HardwareProbe`: the host, through `backends.preflight`) adds the preflight's findings: what
+accelerators, CPU, memory and disk it has, and what keeps compute from starting.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
 from dubnium.audit import AuditLog
 from dubnium.backend import Backend
 from dubnium.errors import StateCorrupt
-from dubnium.facts import Unavailable
+from dubnium.facts import HostFacts, Unavailable
 from dubnium.idle import IdleSource, hint_problems
 from dubnium.policy import Policy
 from dubnium.state import RuntimeState
@@ -33,6 +36,25 @@ def audit_health(audit: AuditLog, lines: int = AUDIT_LINES_CHECKED) -> dict[str,
     newest = list(itertools.islice(audit.newest_first(), lines))
     return {"lines_checked": len(newest),
             "damaged": [e.where for e in reversed(newest) if e.damaged]}
+
+
+@attrs.frozen
+class HardwareFindings:
+    """The hardware preflight's report: its text lines, its blocking problems, its JSON."""
+
+    summary: tuple[str, ...]
+    problems: tuple[str, ...]
+    data: Mapping[str, Any]
+
+
+@runtime_checkable
+class HardwareProbe(Protocol):
+    """A backend that can run the hardware preflight (the host; the simulator cannot)."""
+
+    def hardware_findings(self, facts: HostFacts) -> HardwareFindings:
+        """The preflight on this host; `facts` is the doctor's observation (NVML is left
+        alone while studio-local is in force)."""
+        ...
 
 
 @attrs.frozen
@@ -67,6 +89,9 @@ def diagnose(backend: Backend, policy: Policy, runtime: RuntimeState, audit: Aud
         problems += hint_problems(backend.idle_facts(), policy.idle.enable)
     if seen is not None and not topology["matches"]:
         problems.append(f"GPU topology: configured {topology['configured_present']}, seen {seen}")
+    hardware = backend.hardware_findings(facts) if isinstance(backend, HardwareProbe) else None
+    if hardware is not None:
+        problems += [f"hardware: {p}" for p in hardware.problems]
     evidence = {k: ("unavailable: " + missing[k]) if k in missing else "ok"
                 for k in EVIDENCE_GROUPS}
     data = {
@@ -79,9 +104,14 @@ def diagnose(backend: Backend, policy: Policy, runtime: RuntimeState, audit: Aud
         "gpu_topology": topology,
         "problems": problems,
     }
+    if hardware is not None:
+        data["hardware"] = dict(hardware.data)
     lines = ["backend: " + ("sim (SIMULATOR: a simulated workstation)" if simulated else "host")]
     lines += [f"  {k}: {v}" for k, v in evidence.items()]
     lines.append(f"state dir {state_dir}: " + ", ".join(f"{k} {v}" for k, v in files.items()))
     lines.append(f"GPU topology: configured {topology['configured_present']}, seen {seen}")
+    if hardware is not None:
+        lines.append("hardware (the preflight of dubnium-preflight):")
+        lines += [f"  {line}" for line in hardware.summary]
     lines += [f"problem: {p}" for p in problems] or ["no problems found"]
     return Diagnosis(data, "\n".join(lines), bool(missing))

@@ -164,7 +164,7 @@ def _history(request: Mapping[str, Any], audit_log: str) -> list[str]:
 
 def _status(request: Mapping[str, Any], runtime: RuntimeState,
             host_backend: Callable[[Policy], Backend]) -> tuple[list[str], int]:
-    from dubnium.policy import load_policy
+    from dubnium.policyload import load_policy
 
     policy = load_policy(Path(request["config"]))
     if request["state_dir"] is None:  # the policy's, as the full CLI takes it

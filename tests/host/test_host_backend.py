@@ -1,11 +1,14 @@
 """The host backend on the test host, beyond the shared contract: what only a real host has.
 
-Notification delivery on alice's session bus, `describe()` for `mode doctor`, process
+Notification delivery on alice's session bus, `describe()` and the hardware preflight for
+`mode doctor`, process
 runtimes from /proc, the atomic vLLM profile, and the observation's cost.
 """
 
 from __future__ import annotations
 
+import ctypes.util
+import os
 import subprocess
 import time
 
@@ -61,6 +64,20 @@ def test_describe_reports_versions_and_gpu_topology(host: TestHost) -> None:
     topology = info["gpu_topology"]
     assert isinstance(topology, dict)
     assert (None, ["gpus"]) == (topology["matches"], list(info["unavailable"]))  # type: ignore[call-overload]
+
+
+@pytest.mark.skipif(bool(ctypes.util.find_library("nvidia-ml")),
+                    reason="an NVIDIA driver is present: the no-driver report is moot")
+def test_doctor_hardware_probe_reads_the_hosts_proc(host: TestHost) -> None:
+    """hardware_findings(): the preflight reads the test host's /proc (the kernel's CPU and
+    memory counts) and reports NVML's absence with its value, as dubnium-preflight does."""
+    b = backend(host)
+    found = b.hardware_findings(b.observe()).data["found"]
+    mib = 1024 * 1024
+    expected = (os.sysconf("SC_NPROCESSORS_ONLN"),
+                os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // mib, 12)
+    assert expected == (found["cpu"]["logical_cpus"], found["memory"]["total_mib"],
+                        found["nvml"]["error_value"])
 
 
 def test_compositor_runtime_grows(host: TestHost) -> None:

@@ -1,8 +1,9 @@
-"""The hardware preflight (backends/preflight.py) against small sysfs/procfs trees built here,
+"""The hardware preflight (backends/preflight/) against small sysfs/procfs trees built here,
 and once against this machine's real /sys and /proc."""
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 import os
 from pathlib import Path
@@ -18,7 +19,6 @@ from backends.preflight import (
     DrmGpu,
     GpuVendor,
     HardwareReport,
-    MemoryInfo,
     NvidiaProcDriver,
     NvmlReport,
     PreflightExit,
@@ -31,6 +31,8 @@ from backends.preflight import (
     read_nvml,
     render_text,
 )
+from backends.procfs import ProcFs
+from dubnium.facts import MemoryFact
 
 CPUINFO_X86 = """\
 processor\t: 0
@@ -255,7 +257,7 @@ def test_cpu_only_machine_runs_on_cpu(tmp_path: Path) -> None:
         )
         == report.cpu
     )
-    assert MemoryInfo(total_mib=64000, available_mib=32000) == report.memory
+    assert MemoryFact(total_mib=64000, available_mib=32000) == report.memory
 
 
 def test_cpu_without_avx2_is_slow_and_a_required_flag_blocks(tmp_path: Path) -> None:
@@ -330,6 +332,30 @@ def test_unreadable_meminfo_is_reported_not_guessed(tmp_path: Path) -> None:
     assert decide(report, Requirements(accelerator=Accelerator.CPU)).ok
 
 
+def test_unreadable_fact_keeps_its_json_form(tmp_path: Path) -> None:
+    """A fact that could not be read is published as {"unreadable": what, "reason": why}."""
+    report = report_for(tmp_path, meminfo="MemTotal: 1000 kB\n")
+    expected = {"unreadable": "memory",
+                "reason": f"{tmp_path / 'proc' / 'meminfo'}: MemTotal or MemAvailable missing"}
+    assert expected == report.to_json()["memory"]
+
+
+def test_meminfo_is_read_as_the_host_backend_reads_it(tmp_path: Path) -> None:
+    """The preflight and the host backend's /proc reader give the same memory fact."""
+    _, proc_root = make_host(tmp_path)
+    report = gather(sys_root=tmp_path / "sys", proc_root=proc_root,
+                    model_store=tmp_path, nvml=no_nvml)
+    assert ProcFs(proc_root).memory() == report.memory
+
+
+@pytest.mark.skipif(bool(ctypes.util.find_library("nvidia-ml")),
+                    reason="an NVIDIA driver is present: the no-driver report is moot")
+def test_no_driver_nvml_report_has_the_value_and_the_text_apart() -> None:
+    """Without a driver, NVML's error value (12) and its text are reported apart."""
+    expected = NvmlReport.unavailable("NVML Shared Library Not Found", 12)
+    assert expected == read_nvml()
+
+
 def test_command_nvidia_present_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`dubnium-preflight --json` on an NVIDIA tree exits 0 and names cuda."""
     sys_root, proc_root = make_host(tmp_path, cards={"card0": "0x10de"}, nvidia_driver=True)
@@ -371,7 +397,7 @@ def test_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
         sys_root=Path("/sys"), proc_root=Path("/proc"), model_store=Path("/tmp"), nvml=read_nvml
     )
     assert isinstance(report.cpu, CpuInfo)
-    assert isinstance(report.memory, MemoryInfo)
+    assert isinstance(report.memory, MemoryFact)
     mib = 1024 * 1024
     expected_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // mib
     assert (os.sysconf("SC_NPROCESSORS_ONLN"), expected_total) == (
