@@ -25,13 +25,17 @@ machine can cause ends in a traceback.
     │   ├── TuningFailed              a studio tuning step failed or did not verify
     │   ├── executor.StepFailed       a step missed its goal within its bound
     │   └── executor.Blocked          a guard step found a blocking verdict
-    └── simulator.world.WorldError    a simulated world that cannot do what was asked
+    ├── simulator.world.WorldError    a simulated world that cannot do what was asked
+    ├── simulator.plancheck.PlanError (ValueError)   a fault plan that is not well-formed
+    └── simulator.unitgraph.GraphError (ValueError)  a unit graph the simulator cannot build
 
 `StepFailed` and `Blocked` carry guard verdicts, so they are defined in `dubnium.executor`
 (above `dubnium.guards`); this module sits below every layer and cannot name those types.
-`WorldError` belongs to the simulator, which the domain never imports. The built-in second
-base (ValueError, OSError) is kept where code catches the built-in around a parser or a
-file read; `tests/unit/test_errors.py` keeps every error class in `dubnium` under the root.
+The simulator's errors belong to the simulator, which the domain never imports. The built-in
+second base (ValueError, OSError) is kept where code catches the built-in around a parser or
+a file read. `tests/unit/test_errors.py` keeps every exception class in `dubnium`,
+`dubnium_app`, `backends` and `simulator` under the root, except the few it names with their
+reason (a verb's exit, adapter-internal library errors, the simulator's kill and oracle).
 """
 
 from __future__ import annotations
