@@ -27,6 +27,7 @@ machine can cause ends in a traceback.
     │   └── executor.Blocked          a guard step found a blocking verdict
     ├── simulator.world.WorldError    a simulated world that cannot do what was asked
     ├── simulator.plancheck.PlanError (ValueError)   a fault plan that is not well-formed
+    ├── simulator.shards.SummaryError (ValueError)   shard summaries that are not one campaign
     └── simulator.unitgraph.GraphError (ValueError)  a unit graph the simulator cannot build
 
 `StepFailed` and `Blocked` carry guard verdicts, so they are defined in `dubnium.executor`

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from dubnium import fsutil, strictjson
-from dubnium.errors import StorageError
+from dubnium.errors import DubniumError, StorageError
 from simulator.campaign import CampaignExit, CampaignResult
 from simulator.faults import FaultKind
 from simulator.invariants import LIVENESS, SAFETY
@@ -35,7 +35,7 @@ _EXIT_BY_KIND = {SAFETY: CampaignExit.SAFETY, LIVENESS: CampaignExit.LIVENESS,
                  CRASH: CampaignExit.CRASH}
 
 
-class SummaryError(ValueError):
+class SummaryError(DubniumError, ValueError):
     """Summaries that are not ours, or shards that do not make up one campaign."""
 
 
