@@ -34,7 +34,7 @@ from dubnium import readpath, strictjson
 # little imported as its reading needs.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 # dubnium.policy.DEFAULT_CONFIG_PATH, spelled here so this module need not import the policy
@@ -236,9 +236,23 @@ def _main(argv: list[str] | None) -> None:
             raise SystemExit(1) from None
         if code is not None:
             raise SystemExit(code)
-    from dubnium_app.compose import main as full
-
+    full = _import_full_cli()
     full(args)
+
+
+def _import_full_cli() -> Callable[[list[str]], None]:
+    """The full CLI, imported with SIGINT held back: a Ctrl-C that lands while typer, click
+    and the domain load is delivered when the import is done, as a KeyboardInterrupt that
+    `main` turns into its one line. Delivered during the import, Python itself may report it
+    from inside the import machinery ("Exception ignored in ...", with a traceback) and go on."""
+    import signal
+
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        from dubnium_app.compose import main as full
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    return full
 
 
 def _read_verb(request: dict[str, Any]) -> int | None:
