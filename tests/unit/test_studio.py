@@ -193,15 +193,19 @@ def test_policy_without_studio_tuning_plans_no_forcing() -> None:
     assert before[:4] == knobs(station)[:4]
 
 
+def _reserving_audio_cpus() -> Policy:
+    """CPUs 2-3 kept for the audio units in studio-local, ai and platform on 0-1."""
+    return load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "2-3"},
+                             "slices": {"studio-local": {
+                                 "ai.slice": {"allowed_cpus": "0-1"},
+                                 "platform.slice": {"allowed_cpus": "0-1"}}}})
+
+
 def test_audio_cpus_are_reserved_in_studio_local_and_every_cpu_comes_back() -> None:
     """With studio.audio_cpus, entering gives the audio units those CPUs and ai/platform the
     others (the contract and the oracle check them); leaving restores every CPU, also the
     reservation the owner had set on ai.slice."""
-    policy = load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "2-3"},
-                               "slices": {"studio-local": {
-                                   "ai.slice": {"allowed_cpus": "0-1"},
-                                   "platform.slice": {"allowed_cpus": "0-1"}}}})
-    station = Station.create(policy=policy)
+    station = Station.create(policy=_reserving_audio_cpus())
     station.world.systemd.reset_slice("ai.slice", SliceSettings(cpu_weight=100, io_weight=100,
                                                                 allowed_cpus="0-2"))
 
@@ -225,11 +229,7 @@ def test_a_reservation_changed_under_studio_local_is_not_studio_local() -> None:
     observer names the slice term, and the oracle agrees the contract does not hold."""
     from simulator.oracle import missing  # the oracle's own reading of the world
 
-    policy = load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "2-3"},
-                               "slices": {"studio-local": {
-                                   "ai.slice": {"allowed_cpus": "0-1"},
-                                   "platform.slice": {"allowed_cpus": "0-1"}}}})
-    station = Station.create(policy=policy)
+    station = Station.create(policy=_reserving_audio_cpus())
     assert "converged" == station.request(Mode.STUDIO_LOCAL).outcome.value
     world = station.world
     ai = {s.name: s.settings for s in world.systemd.slice_facts()}["ai.slice"]
@@ -248,11 +248,7 @@ def test_a_reservation_changed_by_someone_else_is_named_at_exit_and_read_back() 
     from dubnium.reconcile import read_record
     from dubnium.records import AttemptRecord, ExternalChange, to_json
 
-    policy = load_policy_data({"schema_version": 1, "studio": {"audio_cpus": "2-3"},
-                               "slices": {"studio-local": {
-                                   "ai.slice": {"allowed_cpus": "0-1"},
-                                   "platform.slice": {"allowed_cpus": "0-1"}}}})
-    station = Station.create(policy=policy)
+    station = Station.create(policy=_reserving_audio_cpus())
     assert "converged" == station.request(Mode.STUDIO_LOCAL).outcome.value
     ai = {s.name: s.settings for s in station.world.systemd.slice_facts()}["ai.slice"]
     station.world.systemd.reset_slice("ai.slice", attrs.evolve(ai, allowed_cpus="0"))
