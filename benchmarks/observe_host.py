@@ -29,17 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.host.testhost import INNER, UID, running_test_host  # noqa: E402
-
-SHELL_OBSERVER = f"""\
-set -u
-for id in $(loginctl list-sessions --no-legend | awk '{{print $1}}'); do
-  loginctl show-session "$id" -p Type -p Class -p State -p Leader >/dev/null
-done
-systemctl is-active desktop.target compute.target graphical.target vllm.service \\
-  studio-local-policy.service audio-priority.service >/dev/null
-XDG_RUNTIME_DIR=/run/user/{UID} pw-dump -N >/dev/null
-"""
+from tests.host.testhost import INNER, SHELL_OBSERVER, running_test_host  # noqa: E402
 
 DRIVER = """\
 import json, subprocess, sys, time

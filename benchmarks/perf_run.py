@@ -42,21 +42,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.host.testhost import INNER, UID, TestHost, running_test_host  # noqa: E402
+from tests.host.testhost import INNER, SHELL_OBSERVER, TestHost, running_test_host  # noqa: E402
 
 BENCH = REPO / "build" / "bench"
 SITE = REPO / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / (
     "site-packages")
-
-SHELL_OBSERVER = f"""\
-set -u
-for id in $(loginctl list-sessions --no-legend | awk '{{print $1}}'); do
-  loginctl show-session "$id" -p Type -p Class -p State -p Leader >/dev/null
-done
-systemctl is-active desktop.target compute.target graphical.target vllm.service \\
-  studio-local-policy.service audio-priority.service >/dev/null
-XDG_RUNTIME_DIR=/run/user/{UID} pw-dump -N >/dev/null
-"""
 
 # Runs inside the namespace: times each command (wall, and peak RSS from wait4).
 DRIVER = """\

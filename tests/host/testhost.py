@@ -303,6 +303,19 @@ def _remove_cgroup(path: Path) -> None:
 # ---------------------------------------------------------------------- building the host
 
 
+# The seed's shell observer (loginctl + systemctl + pw-dump), the peer the benchmarks time
+# `mode current` against inside the test host.
+SHELL_OBSERVER = f"""\
+set -u
+for id in $(loginctl list-sessions --no-legend | awk '{{print $1}}'); do
+  loginctl show-session "$id" -p Type -p Class -p State -p Leader >/dev/null
+done
+systemctl is-active desktop.target compute.target graphical.target vllm.service \\
+  studio-local-policy.service audio-priority.service >/dev/null
+XDG_RUNTIME_DIR=/run/user/{UID} pw-dump -N >/dev/null
+"""
+
+
 def host_policy_json(workdir_inner: Path = INNER) -> dict[str, Any]:
     """The config file of the test host: the default policy, with paths and timeouts scaled
     to it (and load/memory guards relaxed: other work shares this 2-core machine)."""
