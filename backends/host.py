@@ -44,6 +44,7 @@ from dubnium.facts import (
     VllmProfile,
 )
 from dubnium.fsutil import atomic_write, read_regular
+from dubnium.output import one_line
 from dubnium.policy import Policy
 from dubnium.studiofacts import AudioReadiness, CpuFreq, CpuSetting
 
@@ -212,10 +213,9 @@ class HostBackend:
         self._systemd.reset_failed(name)
 
     def console_message(self, text: str) -> None:
-        """Write one line to the system console (controls escaped, so it stays one line);
-        any error is swallowed (best effort)."""
-        shown = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-        line = f"dubnium: {shown}\n".encode(errors="replace")
+        """Write one line to the system console (`dubnium.output.one_line`: controls
+        escaped, bounded); any error is swallowed (best effort)."""
+        line = f"dubnium: {one_line(text)}\n".encode(errors="replace")
         with contextlib.suppress(OSError):
             fd = os.open(self.console_path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
             try:
