@@ -11,7 +11,9 @@ read-only filesystem from the rest.
 - `atomic_write`: a temp file in the same directory, every byte, fsync, then rename; a temp
   file whose size is not the data's is never renamed into place, so the old content stays.
 - Modes are explicit whatever the umask (directories 0755, files as asked) and no open
-  follows a symbolic link (`O_NOFOLLOW`) or leaks into a child (`O_CLOEXEC`).
+  follows a symbolic link (`O_NOFOLLOW`) or leaks into a child (`O_CLOEXEC`), except a read
+  asked to follow one (`follow=True`: the config file, which NixOS installs as a link to
+  /etc/static; still a regular file at the end, never a FIFO or device).
 - `read_regular` opens without blocking (`O_NONBLOCK`: a FIFO never hangs the reader) and
   refuses anything but a regular file (FIFO, device, directory, socket, link) and anything
   over a size limit.
@@ -123,11 +125,12 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def open_regular(path: Path, flags: int, mode: int = FILE_MODE) -> int:
-    """Open `path` (never through a link, never blocking on a FIFO) and check it is a regular
-    file; the caller owns the returned fd."""
+def open_regular(path: Path, flags: int, mode: int = FILE_MODE, *, follow: bool = False) -> int:
+    """Open `path` (never through a link unless `follow`, never blocking on a FIFO) and check
+    it is a regular file; the caller owns the returned fd."""
     try:
-        fd = os.open(path, flags | _NOFOLLOW | os.O_NONBLOCK, mode)
+        fd = os.open(path, flags | (os.O_CLOEXEC if follow else _NOFOLLOW) | os.O_NONBLOCK,
+                     mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise NotRegularFile(errno.ELOOP, "a symbolic link, not a regular file",
@@ -150,14 +153,14 @@ def open_regular(path: Path, flags: int, mode: int = FILE_MODE) -> int:
     return fd
 
 
-def read_regular(path: Path, limit: int = READ_LIMIT) -> bytes | None:
+def read_regular(path: Path, limit: int = READ_LIMIT, *, follow: bool = False) -> bytes | None:
     """The bytes of the regular file `path`; None when it does not exist.
 
-    NotRegularFile for a FIFO, device, directory, socket or link; OSError (EFBIG) when it
-    is larger than `limit`.
+    NotRegularFile for a FIFO, device, directory, socket or (unless `follow`) link; OSError
+    (EFBIG) when it is larger than `limit`.
     """
     try:
-        fd = open_regular(path, os.O_RDONLY)
+        fd = open_regular(path, os.O_RDONLY, follow=follow)
     except FileNotFoundError:
         return None
     try:

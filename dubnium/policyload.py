@@ -57,9 +57,12 @@ CONFIG_LIMIT = 1024 * 1024
 
 
 def load_policy(path: Path) -> Policy:
-    """Read and validate the config file at `path`; ConfigError says what is wrong where."""
+    """Read and validate the config file at `path`; ConfigError says what is wrong where.
+
+    The file may be a symbolic link (NixOS links /etc/dubnium/config.json to /etc/static,
+    which links into the store); what it leads to must be a regular file."""
     try:
-        raw = fsutil.read_regular(path, limit=CONFIG_LIMIT)
+        raw = fsutil.read_regular(path, limit=CONFIG_LIMIT, follow=True)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
     if raw is None:

@@ -506,7 +506,11 @@ class RuntimeState:
             },
         }
         for name, value in files.items():
-            if self.store.read(name) is None:
+            try:
+                missing = self.store.read(name) is None
+            except StateCorrupt:
+                missing = False  # there, but not a regular file: the module's link (`L+`)
+            if missing:
                 self.write_json(name, value)
 
     SAVED_SLICES = "studio-saved-slices.json"

@@ -117,12 +117,14 @@ def _verb_options(verb: str, rest: Sequence[str]) -> dict[str, Any] | None:
     return {**found, **{flag[2:]: flag in seen for flag in _ALL_FLAGS}}
 
 
-def _read_regular(path: str) -> bytes | None:
-    """The bytes of the regular file `path` (never through a link, never a FIFO, at most
-    `strictjson.MAX_BYTES`), or None for anything else: the full CLI then reads it with
-    `dubnium.fsutil` and reports what is wrong."""
+def _read_regular(path: str, *, follow: bool = False) -> bytes | None:
+    """The bytes of the regular file `path` (never through a link unless `follow`: the
+    config, which NixOS links; never a FIFO; at most `strictjson.MAX_BYTES`), or None for
+    anything else: the full CLI then reads it with `dubnium.fsutil` and reports what is
+    wrong."""
+    nofollow = 0 if follow else os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | nofollow | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
@@ -140,7 +142,7 @@ def _settings(config: str) -> tuple[str, float] | None:
     """(state_dir, current_max_age_s) from the policy file, read without validating the
     rest; None when they are not plainly there (the full CLI then reports the file)."""
     try:
-        data = strictjson.loads(_read_regular(config) or b"")
+        data = strictjson.loads(_read_regular(config, follow=True) or b"")
         state_dir = data.get("paths", {}).get("state_dir", "/run/mode-controller")
         max_age = data.get("timeouts", {}).get("current_max_age_s", 5.0)
     except (OSError, ValueError, AttributeError):
@@ -261,7 +263,7 @@ def _read_verb(request: dict[str, Any]) -> int | None:
     from dubnium.output import Output
 
     try:
-        config = strictjson.loads(_read_regular(request["config"]) or b"")
+        config = strictjson.loads(_read_regular(request["config"], follow=True) or b"")
     except ValueError:
         return None
     paths = readverbs.paths_from(config) if isinstance(config, dict) else None
