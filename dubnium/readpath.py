@@ -74,6 +74,26 @@ def recorded_if_fresh(
     return _aged(record, RECORDED, now_ns)
 
 
+def observer_backoff(recorded: Mapping[str, Any] | None, now_ns: int,
+                     backoff_s: float) -> str | None:
+    """Why the observer timer's refresh may skip this run (None: observe now).
+
+    While the recorded state is studio-local, `mode current --refresh` (the timer's job)
+    observes at most every `studio.observe_backoff_s` (`backoff_s`): the audio graph is left
+    alone. A record whose time cannot be read, or from the future, does not hold it back.
+    """
+    if not recorded or recorded.get("observed_state") != "studio-local":
+        return None
+    at = timestamp_ns(recorded.get("timestamp"))
+    if at is None:
+        return None
+    age_s = (now_ns - at) / 1e9
+    if 0 <= age_s < backoff_s:
+        return (f"studio-local recorded {age_s:.0f} s ago: the observer backs off for "
+                f"{backoff_s:g} s")
+    return None
+
+
 def observed(data: Mapping[str, Any], now_ns: int) -> dict[str, Any]:
     """A live observation's JSON with its source and age."""
     return _aged(data, OBSERVED, now_ns)

@@ -11,11 +11,11 @@ the slices.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import attrs
 
+from dubnium import readpath
 from dubnium.facts import HostFacts, Unavailable
 from dubnium.policy import Policy
 from dubnium.studiofacts import AudioClock, CpuFreq, CpuSetting
@@ -152,19 +152,6 @@ def xruns_since(saved: Tuning | None, clock: AudioClock | Unavailable | None) ->
 
 def observer_backoff(recorded: Mapping[str, Any] | None, now_wall_ns: int,
                      policy: Policy) -> str | None:
-    """Why the observer timer's refresh may skip this run (None: observe now).
-
-    While the recorded state is studio-local, `mode current --refresh` (the timer's job)
-    observes at most every `studio.observe_backoff_s`: the audio graph is left alone.
-    """
-    if not recorded or recorded.get("observed_state") != "studio-local":
-        return None
-    try:
-        then = datetime.fromisoformat(str(recorded["timestamp"]))
-    except (KeyError, ValueError):
-        return None
-    age_s = now_wall_ns / 1e9 - then.timestamp()
-    if 0 <= age_s < policy.studio.observe_backoff_s:
-        return (f"studio-local recorded {age_s:.0f} s ago: the observer backs off for "
-                f"{policy.studio.observe_backoff_s:g} s")
-    return None
+    """Why the observer timer's refresh may skip this run (None: observe now):
+    `dubnium.readpath.observer_backoff` with the policy's `studio.observe_backoff_s`."""
+    return readpath.observer_backoff(recorded, now_wall_ns, policy.studio.observe_backoff_s)

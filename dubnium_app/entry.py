@@ -1,10 +1,11 @@
 """The `mode` console script: the read verbs on the host answered before the full CLI loads.
 
-`mode current` is the verb scripts, status bars and the observer timer run most often, and
-on the live host its answer is usually already on disk (`current.json`, see
-`dubnium.readpath`). This entry reads exactly that invocation — global `--backend`,
-`--state-dir`, `--config` (or their environment variables), the verb `current`, and
-`--json` / `--refresh` — and answers it with the standard library, the policy file, and,
+`mode current` is the verb scripts and status bars run most often, and on the live host its
+answer is usually already on disk (`current.json`, see `dubnium.readpath`). This entry reads
+exactly that invocation — global `--backend`, `--state-dir`, `--config` (or their
+environment variables), the verb `current`, and `--json` / `--refresh` (but `--refresh` as
+root, the observer timer's run, which records the observation and the metrics textfile,
+goes to the full CLI) — and answers it with the standard library, the policy file, and,
 when a live observation is needed, only the observer and the host backend. The other read
 verbs — `status [--json|--waybar|--check]`, `desired`, `history [--json] [--limit N]
 [--since T] [--outcome O]...` and `last-transition` — are answered the same way by
@@ -138,20 +139,28 @@ def _read_regular(path: str, *, follow: bool = False) -> bytes | None:
         os.close(fd)
 
 
-def _settings(config: str) -> tuple[str, float] | None:
-    """(state_dir, current_max_age_s) from the policy file, read without validating the
-    rest; None when they are not plainly there (the full CLI then reports the file)."""
+# The policy's defaults for what `_settings` reads (a test keeps them equal to the policy's).
+DEFAULT_STATE_DIR = "/run/mode-controller"
+DEFAULT_CURRENT_MAX_AGE_S = 5.0
+DEFAULT_OBSERVE_BACKOFF_S = 600.0
+
+
+def _settings(config: str) -> tuple[str, float, float] | None:
+    """(state_dir, current_max_age_s, studio.observe_backoff_s) from the policy file, read
+    without validating the rest; None when they are not plainly there (the full CLI then
+    reports the file)."""
     try:
         data = strictjson.loads(_read_regular(config, follow=True) or b"")
-        state_dir = data.get("paths", {}).get("state_dir", "/run/mode-controller")
-        max_age = data.get("timeouts", {}).get("current_max_age_s", 5.0)
+        state_dir = data.get("paths", {}).get("state_dir", DEFAULT_STATE_DIR)
+        numbers = (data.get("timeouts", {}).get("current_max_age_s", DEFAULT_CURRENT_MAX_AGE_S),
+                   data.get("studio", {}).get("observe_backoff_s", DEFAULT_OBSERVE_BACKOFF_S))
     except (OSError, ValueError, AttributeError):
         return None
-    if not isinstance(state_dir, str) or isinstance(max_age, bool):
+    if not isinstance(state_dir, str):
         return None
-    if not isinstance(max_age, int | float):
+    if any(isinstance(n, bool) or not isinstance(n, int | float) for n in numbers):
         return None
-    return state_dir, float(max_age)
+    return state_dir, float(numbers[0]), float(numbers[1])
 
 
 def _read_recorded(state_dir: str) -> Any:
@@ -175,8 +184,23 @@ def _print(data: dict[str, Any], as_json: bool) -> int:
     return readpath.exit_code(data)
 
 
+def _print_backoff(record: dict[str, Any], why: str, as_json: bool) -> int:
+    """The recorded answer as the observer's backoff gives it (`dubnium.verbs_read.current`):
+    the record itself, or its state and why; exit 0."""
+    text = json.dumps(record, indent=2, sort_keys=True) if as_json else (
+        f"{record['observed_state']}\n{why}")
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    return 0
+
+
 def current(request: dict[str, Any]) -> int | None:
-    """Answer `mode current` on the host, or None to hand it to the full CLI."""
+    """Answer `mode current` on the host, or None to hand it to the full CLI.
+
+    `--refresh` as root (the observer timer) goes to the full CLI, which also records the
+    observation and writes the metrics textfile."""
+    if request["refresh"] and os.geteuid() == 0:
+        return None
     settings = _settings(request["config"])
     if settings is None:
         return None
@@ -184,10 +208,14 @@ def current(request: dict[str, Any]) -> int | None:
     from backends.clock import RealClock
 
     clock = RealClock()
-    if not request["refresh"]:
-        record = _read_recorded(state_dir)
-        fresh = readpath.recorded_if_fresh(
-            record if isinstance(record, dict) else None, clock.wall_ns(), settings[1])
+    record = _read_recorded(state_dir)
+    record = record if isinstance(record, dict) else None
+    if request["refresh"]:  # studio-local's audio is left alone (`dubnium.verbs_read.current`)
+        why = readpath.observer_backoff(record, clock.wall_ns(), settings[2])
+        if record is not None and why is not None:
+            return _print_backoff(record, why, request["json"])
+    else:
+        fresh = readpath.recorded_if_fresh(record, clock.wall_ns(), settings[1])
         if fresh is not None:
             return _print(fresh, request["json"])
     return _live(request, state_dir)
@@ -208,8 +236,6 @@ def _live(request: dict[str, Any], state_dir_name: str) -> int | None:
 
         backend = HostBackend(policy)
         _, data = readpath.observe_json(backend, policy, runtime)
-        if request["refresh"] and os.geteuid() == 0:
-            runtime.write_current(data)
     except (DubniumError, ValueError, OSError, ImportError):
         return None  # the full CLI reports it, in its words and with its exit code
     return _print(readpath.observed(data, backend.clock.wall_ns()), request["json"])

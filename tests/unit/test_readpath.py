@@ -173,7 +173,7 @@ def test_a_live_observation_as_a_user_needs_no_root_and_writes_nothing() -> None
 
 def test_refresh_as_root_records_the_observation(host_files: tuple[Path, Path]) -> None:
     """`--refresh` as root (the observer timer) writes current and current.json, which the
-    next `mode current` serves."""
+    next `mode current` serves, and the metrics textfile (the fast path used to skip it)."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
     state, config = host_files
@@ -181,6 +181,7 @@ def test_refresh_as_root_records_the_observation(host_files: tuple[Path, Path]) 
     _, served = run(config, "current", "--json")
     assert (live["observed_state"] + "\n", "recorded", live["timestamp"]) == (
         (state / "current").read_text(), served["source"], served["timestamp"])
+    assert "dubnium_observed_state" in (state / "mode.prom").read_text()
 
 
 def test_the_fast_path_and_the_full_cli_print_the_same(
@@ -219,3 +220,31 @@ def test_a_zero_bound_is_valid_and_never_serves_a_record() -> None:
     data["timeouts"]["current_max_age_s"] = 0
     bound = load_policy_data(data).timeouts.current_max_age_s
     assert (0.0, None) == (bound, readpath.recorded_if_fresh(record(), NOW + 1_000_000, bound))
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_refresh_backs_off_in_studio_local_on_the_fast_path_too(
+        capsys: pytest.CaptureFixture[str], as_json: bool) -> None:
+    """`mode current --refresh` while the recorded state is studio-local and younger than
+    studio.observe_backoff_s leaves the audio graph alone: the recorded answer and why,
+    exit 0 — what the full CLI prints. The fast path answers it for an ordinary user
+    (as root it hands `--refresh` to the full CLI); it used to observe regardless."""
+    from dubnium_app.compose import main as full
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the command as another user")
+    with tempfile.TemporaryDirectory() as where:
+        state, config = _host_files(Path(where))
+        for path in (Path(where), state):
+            path.chmod(0o755)
+        config.chmod(0o644)
+        (state / "current.json").write_text(json.dumps(record(
+            "studio-local", at_ns=time.time_ns() - 10 * 10**9)))
+        flags = ["current", "--refresh", *(["--json"] if as_json else [])]
+        probe, fast = run(config, *flags, user="65534")
+        with pytest.raises(SystemExit) as stopped:
+            full(["--backend", "host", "--config", str(config), *flags])
+    slow = capsys.readouterr().out
+    assert (fast, probe["code"]) == ((json.loads(slow) if as_json else slow), stopped.value.code)
+    assert ("dubnium.observe" not in probe["loaded"], probe["code"]) == (True, 0)
+    assert as_json or "the observer backs off" in fast

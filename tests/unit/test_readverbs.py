@@ -151,7 +151,12 @@ def test_which_invocations_take_the_fast_path(argv: list[str],
 
 
 def test_defaults_spelled_twice_agree() -> None:
-    """The fast path's default state directory and audit log are the policy's."""
-    paths = Policy().paths
+    """The fast path's default state directory, audit log and bounds are the policy's."""
+    policy = Policy()
+    paths = policy.paths
     assert (paths.state_dir, paths.audit_log) == (readverbs.DEFAULT_STATE_DIR,
                                                   readverbs.DEFAULT_AUDIT_LOG)
+    assert (paths.state_dir, policy.timeouts.current_max_age_s,
+            policy.studio.observe_backoff_s) == (
+        entry.DEFAULT_STATE_DIR, entry.DEFAULT_CURRENT_MAX_AGE_S,
+        entry.DEFAULT_OBSERVE_BACKOFF_S)
