@@ -116,6 +116,17 @@ class HostSession:
         self.runtime.write_generated(self.policy)
         yield
 
+    def serve_current(self) -> int:
+        """The resident observer (`backends.currentserver`) for this config and state
+        directory, on the socket mode-current.socket passes."""
+        from backends.currentserver import CurrentServer, listening_socket
+
+        listener = listening_socket()
+        server = CurrentServer(self._config, self.state_dir, self.runtime, load_policy,
+                               _host_backend)
+        with listener:
+            return server.serve(listener)
+
     def reporters(self) -> Sequence[Reporter]:
         """The journal: structured entries per attempt and step."""
         from backends.journald import JournalSink

@@ -192,12 +192,24 @@ def _peers(host: TestHost) -> None:
 def _configs(host: TestHost) -> None:
     base = json.loads((host.workdir / "config.json").read_text())
     live = {**base, "timeouts": {**base["timeouts"], "current_max_age_s": 0.0}}
+    own = {**base, "timeouts": {**live["timeouts"], "current_server_s": 0.0}}
     cached = {**base, "timeouts": {**base["timeouts"], "current_max_age_s": 600000.0},
               "paths": {**base["paths"], "state_dir": str(INNER / "state-cached")}}
     before = {k: v for k, v in base.items() if k != "audit"}
-    before["timeouts"] = {k: v for k, v in base["timeouts"].items() if k != "current_max_age_s"}
-    for name, data in (("live", live), ("cached", cached), ("before", before)):
+    before["timeouts"] = {k: v for k, v in base["timeouts"].items()
+                          if k not in ("current_max_age_s", "current_server_s")}
+    for name, data in (("live", live), ("own", own), ("cached", cached), ("before", before)):
         (host.workdir / f"config-{name}.json").write_text(json.dumps(data, indent=2))
+
+
+def _resident_observer(host: TestHost, mode: list[str]) -> None:
+    """mode-current.socket for the live config, its server the installed code (`mode`: its
+    command line up to the verb): a live `mode current` with that config asks it."""
+    dropin = host.root / "run/systemd/system/mode-current.service.d/20-bench.conf"
+    dropin.parent.mkdir(parents=True, exist_ok=True)
+    dropin.write_text("[Service]\nExecStart=\nExecStart=" + " ".join(mode) + " current-server\n")
+    host.systemctl("daemon-reload")
+    host.systemctl("start", "mode-current.socket")
 
 
 READ_VERBS = (("status", "--json"), ("desired",), ("last-transition",),
@@ -241,7 +253,8 @@ def _check(outputs: dict[str, str]) -> None:
                 raise SystemExit(f"{name}: answered {text[:80]!r}")
         elif name.startswith("mode current"):
             data = json.loads(text)
-            want = {"live": ("observed",), "recorded": ("recorded",),
+            want = {"live": ("observed",), "own process": ("observed",),
+                    "recorded": ("recorded",),
                     "before": (None, "observed")}[name.rsplit(", ", 1)[1]]
             if data.get("source") not in want:
                 raise SystemExit(f"{name}: source {data.get('source')!r}, expected {want}")
@@ -284,8 +297,10 @@ def main() -> int:
         (host.workdir / "observe.sh").write_text(SHELL_OBSERVER)
         host.run(*mode(after, "cached", "current", "--refresh", "--json", state="state-cached"),
                  gpus=True, check=False)
+        _resident_observer(host, mode(after, "live"))
         commands = {
             "mode current --json, live": mode(after, "live", "current", "--json"),
+            "mode current --json, live, own process": mode(after, "own", "current", "--json"),
             "mode current --json, recorded": mode(after, "cached", "current", "--json",
                                                   state="state-cached"),
             "mode current --json, before": mode(before, "before", "current", "--json"),
@@ -309,6 +324,8 @@ def main() -> int:
             proc = host.run(sys.executable, "-c", DRIVER, json.dumps(batch), str(count),
                             gpus=True, timeout=3600)
             runs.append(json.loads(proc.stdout))
+        if host.is_active("mode-current.service") != "active":
+            raise SystemExit("the resident observer did not run: the live figure is not its")
         sim_code = SIM % {"transitions": args.transitions, "seeds": args.seeds,
                           "jobs": args.jobs}
         sim = json.loads(host.run(str(after / "bin" / "python"), "-c", sim_code,
@@ -340,6 +357,7 @@ def _print(results: dict[str, Any], sizes: list[int]) -> None:
         print(f"{name:{width}}  {s['median']:8.1f} {s['min']:8.1f} {s['max']:8.1f}  "
               f"{rss[name]['median']:9.1f}")
     live, rec = med("mode current --json, live"), med("mode current --json, recorded")
+    own = med("mode current --json, live, own process")
     old = med("mode current --json, before")
     shell, ppd, tuned = med("shell observer"), med("powerprofilesctl get"), med("tuned-adm active")
     small, big = sizes[0], sizes[-1]
@@ -349,6 +367,8 @@ def _print(results: dict[str, Any], sizes: list[int]) -> None:
         ("live `mode current --json` / `tuned-adm active`", live / tuned, "≤ 1.0", old / tuned),
         ("live `mode current --json` / `powerprofilesctl get`", live / ppd, "≤ 1.5", old / ppd),
         ("live `mode current --json` / shell observer", live / shell, "-", old / shell),
+        ("live, own process / `tuned-adm active`", own / tuned, "-", old / tuned),
+        ("live, own process / `powerprofilesctl get`", own / ppd, "-", old / ppd),
         ("recorded `mode current --json` / shell observer", rec / shell, "≤ 1.0", None),
         ("recorded `mode current --json` / `tuned-adm active`", rec / tuned, "-", None),
         (f"`mode history --limit 10`, {big:,} / {small:,} lines", hist_ratio, "≤ 1.2",

@@ -55,6 +55,7 @@ VERBS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("dry-run", read.dry_run), ("explain", read.explain), ("guards", read.guards),
     ("history", read.history), ("cancel", switch.cancel),
     ("last-transition", read.last_transition), ("doctor", read.doctor),
+    ("current-server", read.current_server),
 )
 for _name, _verb in VERBS:
     app.command(name=_name)(_verb)

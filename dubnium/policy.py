@@ -113,6 +113,9 @@ class Timeouts:
     lock_stale_s: float = 900.0
     # `mode current` serves the recorded observation (current.json) while it is younger.
     current_max_age_s: float = 5.0
+    # A live `mode current` waits this long for the resident observer (mode-current.socket,
+    # `mode current-server`) before observing in its own process (0: never asks it).
+    current_server_s: float = 10.0
     # Before the GUI goes: the owner's time to save or `mode cancel` (0: no grace period).
     grace_s: float = 30.0
     countdown_every_s: float = 10.0  # a countdown notification this often during the grace

@@ -234,9 +234,10 @@ def load_policy_data(data: object) -> Policy:
     to = top.section("timeouts")
     timeouts = Timeouts(**{
         # current_max_age_s may be 0 (`mode current` then always observes), grace_s too (no
-        # grace period); every other bound is above 0
+        # grace period), current_server_s too (never ask the resident observer); every
+        # other bound is above 0
         f.name: to.get(f.name, _int(1) if f.type in (int, "int") else _number(
-            positive=f.name not in ("current_max_age_s", "grace_s")),
+            positive=f.name not in ("current_max_age_s", "grace_s", "current_server_s")),
                        getattr(d.timeouts, f.name))
         for f in attrs.fields(Timeouts)
     })

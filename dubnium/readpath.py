@@ -15,6 +15,7 @@ live observation is made.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -122,6 +123,44 @@ def notes(data: Mapping[str, Any]) -> list[str]:
     if data.get("source") == RECORDED:
         lines.append(f"recorded {data.get('age_s')} s ago (--refresh observes now)")
     return lines
+
+
+# ------------------------------------------------------------------ the resident observer
+
+# `mode current-server` (`backends.currentserver`, started by mode-current.socket) listens
+# here, in the state directory; `dubnium_app.currentclient` asks it.
+CURRENT_SOCKET = "current.sock"
+
+
+def server_request(config: str, state_dir: str) -> bytes:
+    """What a caller asks the resident observer: observe now with this config and state
+    directory (absolute paths), as one JSON line."""
+    question = {"v": SCHEMA_VERSION, "config": config, "state_dir": state_dir}
+    return json.dumps(question, sort_keys=True).encode() + b"\n"
+
+
+def parse_server_request(question: object) -> tuple[str, str] | None:
+    """(config, state_dir) of a question `server_request` wrote, or None."""
+    if not isinstance(question, dict) or question.get("v") != SCHEMA_VERSION:
+        return None
+    config, state_dir = question.get("config"), question.get("state_dir")
+    if not isinstance(config, str) or not isinstance(state_dir, str):
+        return None
+    if not (config.startswith("/") and state_dir.startswith("/")):
+        return None
+    return config, state_dir
+
+
+def server_answer(answer: object) -> dict[str, Any] | None:
+    """The observation in the resident observer's answer, or None (refused, or not ours:
+    the caller then observes in its own process)."""
+    if not isinstance(answer, dict) or answer.get("schema_version") != SCHEMA_VERSION:
+        return None
+    if not isinstance(answer.get("observed_state"), str):
+        return None
+    if timestamp_ns(answer.get("timestamp")) is None:
+        return None
+    return answer
 
 
 # ------------------------------------------------------------------ a live observation

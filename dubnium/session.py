@@ -120,6 +120,12 @@ class Session(Protocol):
         """The windows that would close with `sessions`, or why they cannot be listed."""
         ...
 
+    def serve_current(self) -> int:
+        """`mode current-server`: answer live `mode current` calls on the socket systemd
+        passed until none comes for a while; the exit status. VerbExit where this backend
+        has no resident observer."""
+        ...
+
 
 def reconciler(session: Session, reporter: Reporter | None = None,
                stop: StopRequests | None = None) -> Reconciler:

@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 
-from dubnium import readpath
 from dubnium.facts import HostFacts, Unavailable
 from dubnium.policy import Policy
 from dubnium.studiofacts import AudioClock, CpuFreq, CpuSetting
@@ -148,10 +147,3 @@ def xruns_since(saved: Tuning | None, clock: AudioClock | Unavailable | None) ->
     if clock.xruns is None:
         return None
     return max(0, clock.xruns - saved.xruns)
-
-
-def observer_backoff(recorded: Mapping[str, Any] | None, now_wall_ns: int,
-                     policy: Policy) -> str | None:
-    """Why the observer timer's refresh may skip this run (None: observe now):
-    `dubnium.readpath.observer_backoff` with the policy's `studio.observe_backoff_s`."""
-    return readpath.observer_backoff(recorded, now_wall_ns, policy.studio.observe_backoff_s)

@@ -26,7 +26,6 @@ from dubnium.history import HistoryQuery
 from dubnium.modes import Mode
 from dubnium.reconcile import Outcome
 from dubnium.session import VerbExit, reconciler, timestamp
-from dubnium.tuning import observer_backoff
 
 
 def current(
@@ -49,7 +48,8 @@ def current(
     session = session_of(tctx)
     if refresh and session.serves_recorded:  # the observer timer backs off in studio-local
         recorded = session.runtime.read_current()
-        why = observer_backoff(recorded, session.wall_ns(), session.policy)
+        why = readpath.observer_backoff(recorded, session.wall_ns(),
+                                        session.policy.studio.observe_backoff_s)
         if recorded is not None and why is not None:
             emit(as_json, recorded, f"{recorded['observed_state']}\n{why}")
             raise VerbExit(ExitCode.OK)
@@ -70,6 +70,15 @@ def current(
         for line in readpath.notes(data):
             OUTPUT.echo(line, err=True)
     raise VerbExit(readpath.exit_code(data))
+
+
+def current_server(tctx: typer.Context) -> None:
+    """Answer live `mode current` calls (started by mode-current.socket; host only).
+
+    Each caller gets an observation made after it asked, by this one process, which has
+    the policy, D-Bus and NVML loaded already; it exits after a while without callers.
+    """
+    raise VerbExit(session_of(tctx).serve_current())
 
 
 def desired(tctx: typer.Context, as_json: JsonOpt = False) -> None:

@@ -139,28 +139,32 @@ def _read_regular(path: str, *, follow: bool = False) -> bytes | None:
         os.close(fd)
 
 
-# The policy's defaults for what `_settings` reads (a test keeps them equal to the policy's).
+# What `_settings` reads from the policy file, and the policy's defaults for each (a test
+# keeps them equal to `dubnium.policy.Policy()`'s).
 DEFAULT_STATE_DIR = "/run/mode-controller"
-DEFAULT_CURRENT_MAX_AGE_S = 5.0
-DEFAULT_OBSERVE_BACKOFF_S = 600.0
+_BOUNDS = {"max_age": ("timeouts", "current_max_age_s", 5.0),
+           "server": ("timeouts", "current_server_s", 10.0),
+           "backoff": ("studio", "observe_backoff_s", 600.0)}
 
 
-def _settings(config: str) -> tuple[str, float, float] | None:
-    """(state_dir, current_max_age_s, studio.observe_backoff_s) from the policy file, read
-    without validating the rest; None when they are not plainly there (the full CLI then
-    reports the file)."""
+def _settings(config: str) -> dict[str, Any] | None:
+    """The state directory and the bounds of `_BOUNDS` from the policy file, read without
+    validating the rest; None when they are not plainly there (the full CLI then reports
+    the file)."""
     try:
         data = strictjson.loads(_read_regular(config, follow=True) or b"")
-        state_dir = data.get("paths", {}).get("state_dir", DEFAULT_STATE_DIR)
-        numbers = (data.get("timeouts", {}).get("current_max_age_s", DEFAULT_CURRENT_MAX_AGE_S),
-                   data.get("studio", {}).get("observe_backoff_s", DEFAULT_OBSERVE_BACKOFF_S))
+        found: dict[str, Any] = {"state_dir": data.get("paths", {}).get(
+            "state_dir", DEFAULT_STATE_DIR)}
+        for name, (section, key, default) in _BOUNDS.items():
+            found[name] = data.get(section, {}).get(key, default)
     except (OSError, ValueError, AttributeError):
         return None
-    if not isinstance(state_dir, str):
+    if not isinstance(found["state_dir"], str):
         return None
-    if any(isinstance(n, bool) or not isinstance(n, int | float) for n in numbers):
+    if any(isinstance(found[n], bool) or not isinstance(found[n], int | float)
+           for n in _BOUNDS):
         return None
-    return state_dir, float(numbers[0]), float(numbers[1])
+    return found
 
 
 def _read_recorded(state_dir: str) -> Any:
@@ -204,20 +208,25 @@ def current(request: dict[str, Any]) -> int | None:
     settings = _settings(request["config"])
     if settings is None:
         return None
-    state_dir = request["state_dir"] or settings[0]
+    state_dir = request["state_dir"] or settings["state_dir"]
     from backends.clock import RealClock
 
     clock = RealClock()
     record = _read_recorded(state_dir)
     record = record if isinstance(record, dict) else None
     if request["refresh"]:  # studio-local's audio is left alone (`dubnium.verbs_read.current`)
-        why = readpath.observer_backoff(record, clock.wall_ns(), settings[2])
+        why = readpath.observer_backoff(record, clock.wall_ns(), settings["backoff"])
         if record is not None and why is not None:
             return _print_backoff(record, why, request["json"])
     else:
-        fresh = readpath.recorded_if_fresh(record, clock.wall_ns(), settings[1])
+        fresh = readpath.recorded_if_fresh(record, clock.wall_ns(), settings["max_age"])
         if fresh is not None:
             return _print(fresh, request["json"])
+    from dubnium_app import currentclient
+
+    answer = currentclient.ask(request["config"], state_dir, settings["server"])
+    if answer is not None:  # the resident observer looked, after we asked
+        return _print(readpath.observed(answer, clock.wall_ns()), request["json"])
     return _live(request, state_dir)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from dubnium import session
 from dubnium.audit import DEFAULT_ROTATE_BYTES, FileAuditLog
 from dubnium.backend import Backend
+from dubnium.codes import ExitCode
 from dubnium.facts import SessionFact
 from dubnium.policy import Policy
 from dubnium.policyload import load_policy
@@ -81,6 +82,11 @@ class SimulatedSession:
 
     def require_root(self, verb: str) -> None:
         """Nothing: the simulated workstation is the caller's own."""
+
+    def serve_current(self) -> int:
+        """None here: the simulator's `mode current` observes its world in its own process."""
+        raise session.VerbExit(
+            ExitCode.USAGE, "mode current-server serves the live host only (--backend host)")
 
     @contextlib.contextmanager
     def mutating(self, verb: str) -> Iterator[None]:

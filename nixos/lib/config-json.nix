@@ -92,6 +92,7 @@ in
     kill_s = cfg.timeouts.killSec;
     lock_stale_s = cfg.timeouts.lockStaleSec;
     current_max_age_s = cfg.timeouts.currentMaxAgeSec;
+    current_server_s = cfg.timeouts.currentServerSec;
     grace_s = cfg.timeouts.graceSec;
     countdown_every_s = cfg.timeouts.countdownEverySec;
     action_tries = cfg.timeouts.actionTries;

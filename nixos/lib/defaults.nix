@@ -106,6 +106,7 @@
     killSec = 15.0;
     lockStaleSec = 900.0;
     currentMaxAgeSec = 5.0;
+    currentServerSec = 10.0;
     graceSec = 30.0;
     countdownEverySec = 10.0;
     actionTries = 3;

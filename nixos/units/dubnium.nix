@@ -135,6 +135,34 @@ in
     };
   };
 
+  # The resident observer (issue 16): a live `mode current` asks it over this socket
+  # instead of loading the policy, D-Bus and NVML itself. Socket-activated, open to every
+  # user (observing needs no root; it never writes); it exits when idle. Nothing depends on
+  # it: a `mode current` that finds no answer here observes in its own process.
+  "mode-current.socket" = {
+    description = "Dubnium resident observer socket (live mode current)";
+    wantedBy = [ p.baseTarget ];
+    unitConfig.IgnoreOnIsolate = true;
+    socketConfig = {
+      ListenStream = "${p.stateDir}/current.sock";
+      SocketMode = "0666";
+      DirectoryMode = "0755";
+    };
+  };
+
+  "mode-current.service" = {
+    description = "Dubnium resident observer (answers live mode current)";
+    requires = [ "mode-current.socket" ];
+    after = [ "mode-current.socket" ];
+    unitConfig.IgnoreOnIsolate = true;
+    serviceConfig = {
+      Type = "exec";
+      ExecStart = "${p.exec.mode} current-server";
+      # It only reads (D-Bus, /proc, pw-dump, NVML) and answers; nothing to write.
+      NoNewPrivileges = true;
+    };
+  };
+
   "mode-observe.timer" = {
     description = "Dubnium observer, every ${p.observe.interval}";
     wantedBy = [ p.baseTarget ];

@@ -368,6 +368,13 @@ PAMName=login
 Environment=XDG_SESSION_TYPE=wayland XDG_SESSION_CLASS=user XDG_SESSION_DESKTOP=Hyprland
 ExecStart={INNER}/bin/Hyprland infinity
 """,
+    # The resident observer's socket in this host's state directory (NixOS: the unit's
+    # own, in /run/mode-controller).
+    "mode-current.socket.d/10-test-host.conf":
+        f"[Socket]\nListenStream=\nListenStream={INNER}/state/current.sock\n",
+    # ... and the NVML stand-in, as `TestHost.mode` gives the CLI (gpus=True).
+    "mode-current.service.d/10-test-host.conf":
+        f"[Service]\nEnvironment=LD_LIBRARY_PATH={INNER}/lib\n",
     "service.d/10-nodefaultdeps.conf": "[Unit]\nDefaultDependencies=no\n",
     "socket.d/10-nodefaultdeps.conf": "[Unit]\nDefaultDependencies=no\n",
 }

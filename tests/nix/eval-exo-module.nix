@@ -109,6 +109,7 @@ let
         targets = unitsOf { };
         slices = unitsOf { sliceConfig = settings; };
         timers = unitsOf { timerConfig = settings; };
+        sockets = unitsOf { socketConfig = settings; };
       };
     };
   };

@@ -72,6 +72,7 @@ let
         targets = unitsOf { };
         slices = unitsOf { sliceConfig = settings; };
         timers = unitsOf { timerConfig = settings; };
+        sockets = unitsOf { socketConfig = settings; };
       };
     };
     config.services.greetd.package = pkgs.greetd;
@@ -97,7 +98,7 @@ in
   configJson = config.environment.etc."dubnium/config.json".source.passthru.value or null;
   defaultUnit = config.systemd.defaultUnit;
   tmpfiles = config.systemd.tmpfiles.rules;
-  units = lib.genAttrs [ "services" "targets" "slices" "timers" ] unitView;
+  units = lib.genAttrs [ "services" "targets" "slices" "timers" "sockets" ] unitView;
   systemPackages = map (p: p.name) config.environment.systemPackages;
   vllmLauncher = if config.dubnium.enable then config.dubnium.internal.unitParams.exec.vllm or null else null;
   users = builtins.attrNames (config.users.users or { });

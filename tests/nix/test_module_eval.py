@@ -61,12 +61,19 @@ def test_module_installs_the_pure_unit_graph() -> None:
     """The systemd options hold the pure graph's units, with store paths for commands."""
     units = evaluate()["units"]
     assert {
-        "services": ["audio-priority", "mode-boot", "mode-controller@", "mode-observe",
-                     "studio-local-policy", "vllm"],
+        "services": ["audio-priority", "mode-boot", "mode-controller@", "mode-current",
+                     "mode-observe", "studio-local-policy", "vllm"],
         "targets": ["compute", "desktop"],
         "slices": ["ai", "interactive", "platform"],
         "timers": ["mode-observe"],
+        "sockets": ["mode-current"],
     } == {kind: sorted(named) for kind, named in units.items()}
+    socket = units["sockets"]["mode-current"]
+    assert ("/run/mode-controller/current.sock", "0666", True) == (
+        socket["socketConfig"]["ListenStream"], socket["socketConfig"]["SocketMode"],
+        socket["unitConfig"]["IgnoreOnIsolate"])
+    assert units["services"]["mode-current"]["serviceConfig"]["ExecStart"].endswith(
+        "--config /etc/dubnium/config.json current-server")
     vllm = units["services"]["vllm"]
     assert (["compute.target"], "ai.slice", "vllm") == (
         vllm["partOf"], vllm["serviceConfig"]["Slice"], vllm["serviceConfig"]["User"])

@@ -156,7 +156,6 @@ def test_defaults_spelled_twice_agree() -> None:
     paths = policy.paths
     assert (paths.state_dir, paths.audit_log) == (readverbs.DEFAULT_STATE_DIR,
                                                   readverbs.DEFAULT_AUDIT_LOG)
-    assert (paths.state_dir, policy.timeouts.current_max_age_s,
-            policy.studio.observe_backoff_s) == (
-        entry.DEFAULT_STATE_DIR, entry.DEFAULT_CURRENT_MAX_AGE_S,
-        entry.DEFAULT_OBSERVE_BACKOFF_S)
+    assert paths.state_dir == entry.DEFAULT_STATE_DIR
+    for section, key, default in entry._BOUNDS.values():
+        assert getattr(getattr(policy, section), key) == default, key

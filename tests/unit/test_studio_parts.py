@@ -16,8 +16,8 @@ from dubnium import readiness
 from dubnium.errors import BackendError
 from dubnium.facts import GpuFact, Unavailable
 from dubnium.policy import default_policy
+from dubnium.readpath import observer_backoff
 from dubnium.studiofacts import AudioReadiness, CpuFreq, CpuPolicy, CpuSetting
-from dubnium.tuning import observer_backoff
 
 POLICY = default_policy()
 GPU = GpuFact(0, "GPU-0", "stand-in", 600, 24000)
@@ -148,10 +148,11 @@ def test_observer_backs_off_only_in_studio_local_within_the_interval() -> None:
     ago; any other state, or an older record, is observed again."""
     recorded = {"observed_state": "studio-local", "timestamp": "2026-01-01T00:00:00.000Z"}
     at = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z
+    backoff_s = POLICY.studio.observe_backoff_s
     assert (True, None, None) == (
-        observer_backoff(recorded, at + 60 * 10**9, POLICY) is not None,
-        observer_backoff(recorded, at + 601 * 10**9, POLICY),
-        observer_backoff({**recorded, "observed_state": "desktop"}, at, POLICY))
+        observer_backoff(recorded, at + 60 * 10**9, backoff_s) is not None,
+        observer_backoff(recorded, at + 601 * 10**9, backoff_s),
+        observer_backoff({**recorded, "observed_state": "desktop"}, at, backoff_s))
 
 
 def test_gpu_cache_file_is_json_with_its_reading_time(tmp_path: Path) -> None:

@@ -366,6 +366,7 @@ in
         "Bound on a unit going down after SIGKILL, when its stop hung (KillUnit escalation).";
       lockStaleSec = number d.timeouts.lockStaleSec "Age after which a lock whose holder is alive is reported stale.";
       currentMaxAgeSec = number d.timeouts.currentMaxAgeSec "Age up to which `mode current` serves the recorded observation (current.json) instead of observing.";
+      currentServerSec = number d.timeouts.currentServerSec "How long a live `mode current` waits for the resident observer (mode-current.socket) before observing in its own process; 0: never asks it.";
       graceSec = number d.timeouts.graceSec "Grace period before the GUI goes (mode cancel stops the switch in it; 0: none).";
       countdownEverySec = number d.timeouts.countdownEverySec "A countdown notification this often during the grace period.";
       actionTries = mkOption {

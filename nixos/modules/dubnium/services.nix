@@ -1,8 +1,9 @@
 # The policy/marker services of seed 002: studio-local-policy.service and
 # audio-priority.service (the studio-local overlay on desktop: oneshot, RemainAfterExit,
 # PartOf and Requisite desktop.target; the controller sets and restores slice weights over
-# D-Bus, the units mark the overlay for the observer), and mode-observe.service with its
-# timer (refreshes the recorded current state).
+# D-Bus, the units mark the overlay for the observer), mode-observe.service with its
+# timer (refreshes the recorded current state), and the resident observer
+# mode-current.socket/.service (answers a live `mode current`).
 { config, lib, ... }:
 let
   cfg = config.dubnium;
@@ -15,6 +16,8 @@ in
       "audio-priority.service"
       "mode-observe.service"
       "mode-observe.timer"
+      "mode-current.socket"
+      "mode-current.service"
     ];
   };
 }
