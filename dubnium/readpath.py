@@ -95,6 +95,12 @@ def observer_backoff(recorded: Mapping[str, Any] | None, now_ns: int,
     return None
 
 
+def backed_off(record: Mapping[str, Any], now_ns: int) -> dict[str, Any]:
+    """The recorded observation a backed-off `--refresh` reprints, with its source and age
+    like any recorded answer."""
+    return _aged(record, RECORDED, now_ns)
+
+
 def observed(data: Mapping[str, Any], now_ns: int) -> dict[str, Any]:
     """A live observation's JSON with its source and age."""
     return _aged(data, OBSERVED, now_ns)

@@ -48,10 +48,11 @@ def current(
     session = session_of(tctx)
     if refresh and session.serves_recorded:  # the observer timer backs off in studio-local
         recorded = session.runtime.read_current()
-        why = readpath.observer_backoff(recorded, session.wall_ns(),
-                                        session.policy.studio.observe_backoff_s)
+        now = session.wall_ns()
+        why = readpath.observer_backoff(recorded, now, session.policy.studio.observe_backoff_s)
         if recorded is not None and why is not None:
-            emit(as_json, recorded, f"{recorded['observed_state']}\n{why}")
+            emit(as_json, readpath.backed_off(recorded, now),
+                 f"{recorded['observed_state']}\n{why}")
             raise VerbExit(ExitCode.OK)
     data = None
     if not refresh and session.serves_recorded:

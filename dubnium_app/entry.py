@@ -217,7 +217,8 @@ def current(request: dict[str, Any]) -> int | None:
     if request["refresh"]:  # studio-local's audio is left alone (`dubnium.verbs_read.current`)
         why = readpath.observer_backoff(record, clock.wall_ns(), settings["backoff"])
         if record is not None and why is not None:
-            return _print_backoff(record, why, request["json"])
+            return _print_backoff(readpath.backed_off(record, clock.wall_ns()), why,
+                                  request["json"])
     else:
         fresh = readpath.recorded_if_fresh(record, clock.wall_ns(), settings["max_age"])
         if fresh is not None:
