@@ -21,7 +21,9 @@ Each connection is one question and one answer, in order, one at a time:
   is answered `{"refused": "..."}`, and the caller observes in its own process, which
   reports the problem in its own words and exit code.
 
-It never writes: no current.json, no metrics (the observer timer does, as root). A caller
+It records nothing: no current.json, no metrics (the observer timer does, as root); like
+every observation made as root, it keeps the last GPU reading for studio-local
+(`backends.gpucache`). A caller
 that sends nothing is dropped after `REQUEST_TIMEOUT_S`; one that reads nothing does not
 hold the next one longer than that either.
 

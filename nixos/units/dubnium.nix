@@ -137,7 +137,7 @@ in
 
   # The resident observer (issue 16): a live `mode current` asks it over this socket
   # instead of loading the policy, D-Bus and NVML itself. Socket-activated, open to every
-  # user (observing needs no root; it never writes); it exits when idle. Nothing depends on
+  # user (observing needs no root; it records nothing); it exits when idle. Nothing depends on
   # it: a `mode current` that finds no answer here observes in its own process.
   "mode-current.socket" = {
     description = "Dubnium resident observer socket (live mode current)";
@@ -158,7 +158,7 @@ in
     serviceConfig = {
       Type = "exec";
       ExecStart = "${p.exec.mode} current-server";
-      # It only reads (D-Bus, /proc, pw-dump, NVML) and answers; nothing to write.
+      # It reads (D-Bus, /proc, pw-dump, NVML) and answers; it records nothing.
       NoNewPrivileges = true;
     };
   };
