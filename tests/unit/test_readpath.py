@@ -3,12 +3,14 @@ path, and its imports (no planner, guards or reconciler; no typer for a recorded
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,20 @@ def _host_files(tmp_path: Path) -> tuple[Path, Path]:
     return state, config
 
 
+@contextlib.contextmanager
+def files_for_another_user(dir_mode: int) -> Iterator[tuple[Path, Path]]:
+    """A state directory (`dir_mode`) and a config another user can reach (pytest's own
+    temporary directories are root's only); skipped without root to switch users."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the command as another user")
+    with tempfile.TemporaryDirectory() as where:
+        state, config = _host_files(Path(where))
+        for path in (Path(where), state):
+            path.chmod(dir_mode)
+        config.chmod(0o644)
+        yield state, config
+
+
 def run(config: Path, *args: str, user: str | None = None) -> tuple[dict[str, Any], Any]:
     prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user else []
     proc = subprocess.run(
@@ -158,13 +174,7 @@ def test_a_stale_record_is_observed_live_with_the_observer_only(
 def test_a_live_observation_as_a_user_needs_no_root_and_writes_nothing() -> None:
     """`--refresh` as an ordinary user observes and prints, and writes no current file even
     where it could."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run the command as another user")
-    with tempfile.TemporaryDirectory() as where:
-        state, config = _host_files(Path(where))
-        for path in (Path(where), state):
-            path.chmod(0o777)
-        config.chmod(0o644)
+    with files_for_another_user(0o777) as (state, config):
         probe, data = run(config, "current", "--json", "--refresh", user="65534")
         written = sorted(p.name for p in state.iterdir())
     assert ("observed", []) == (data["source"], written)
@@ -231,13 +241,7 @@ def test_a_refresh_backs_off_in_studio_local_on_the_fast_path_too(
     (as root it hands `--refresh` to the full CLI); it used to observe regardless."""
     from dubnium_app.compose import main as full
 
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run the command as another user")
-    with tempfile.TemporaryDirectory() as where:
-        state, config = _host_files(Path(where))
-        for path in (Path(where), state):
-            path.chmod(0o755)
-        config.chmod(0o644)
+    with files_for_another_user(0o755) as (state, config):
         (state / "current.json").write_text(json.dumps(record(
             "studio-local", at_ns=time.time_ns() - 10 * 10**9)))
         flags = ["current", "--refresh", *(["--json"] if as_json else [])]
