@@ -37,9 +37,9 @@ def ask(config: str, state_dir: str, bound_s: float) -> dict[str, Any] | None:
             return None
     except OSError:
         return None
-    question = readpath.server_request(os.path.abspath(config), os.path.abspath(state_dir))
     deadline = time.monotonic() + bound_s
     try:
+        question = readpath.server_request(os.path.abspath(config), os.path.abspath(state_dir))
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(bound_s)
             conn.connect(path)
