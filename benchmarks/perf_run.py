@@ -11,7 +11,9 @@ the namespace is touched; nothing is enabled). Then, from inside the namespace (
 own cost is not counted), one driver times every command N times, interleaved round-robin,
 so load from elsewhere on this shared 2-core machine hits all of them alike:
 
-- `mode current --json`, live (a config whose `current_max_age_s` is 0) and recorded (one
+- `mode current --json`, live (a config whose `current_max_age_s` is 0: answered by the
+  resident observer, mode-current.socket started for that config; and the same with
+  `current_server_s` 0, observing in its own process) and recorded (one
   whose bound is never reached, after one `--refresh`), and the same verb of the code before
   issue 16 (`--before`, default: the parent of the commit that added dubnium/entry.py);
 - the seed's shell observer (loginctl list-sessions + show-session, systemctl is-active,
