@@ -178,14 +178,14 @@ class StepExecutor:
         interval = self.policy.gpu_release.poll_interval_s
         while True:
             facts = self.backend.observe()
-            extra = f" ({left(facts)})" if left is not None else ""
             if fail is not None and fail(facts):
-                raise StepFailed(f"gave up waiting for {what}: {why}{extra}", changed=changed)
+                raise StepFailed(f"gave up waiting for {what}: {why}{_left(left, facts)}",
+                                 changed=changed)
             if done(facts):
                 return facts
             if self.clock.monotonic_ns() >= deadline:
-                raise StepFailed(f"timed out after {bound_s:g} s waiting for {what}{extra}",
-                                 changed=changed)
+                raise StepFailed(f"timed out after {bound_s:g} s waiting for {what}"
+                                 f"{_left(left, facts)}", changed=changed)
             poll_sleep(self.clock, interval, deadline)
 
     # ------------------------------------------------------------- the steps
@@ -272,8 +272,19 @@ class StepExecutor:
         terms = (ct.TermId.GRAPHICAL_TARGET_ACTIVE, ct.TermId.DISPLAY_MANAGER_ACTIVE,
                  ct.TermId.GRAPHICAL_SESSION_ALIVE)
 
-        def missing(facts: HostFacts) -> list[ct.Term]:
+        last: list[tuple[HostFacts, ct.ContractReport]] = []
+
+        def desktop(facts: HostFacts) -> ct.ContractReport:
+            """The desktop contract on `facts`, evaluated once per observation (a wait asks
+            for it as its goal, its failure detail and the step's detail)."""
+            if last and last[0][0] is facts:
+                return last[0][1]
             report = ct.desktop(facts, self.policy)
+            last[:] = [(facts, report)]
+            return report
+
+        def missing(facts: HostFacts) -> list[ct.Term]:
+            report = desktop(facts)
             return [report.term(t) for t in terms if not report.term(t).passed]
 
         def await_login() -> HostFacts:
@@ -298,11 +309,10 @@ class StepExecutor:
             facts = await_login()
             return StepDone(
                 f"restarted {names.display_manager}: it was up with no graphical session "
-                f"for {bound:g} s; " + ct.desktop(facts, self.policy).term(
+                f"for {bound:g} s; " + desktop(facts).term(
                     ct.TermId.GRAPHICAL_SESSION_ALIVE).detail,
                 changed=True, notes=stopped.notes + started.notes)
-        return StepDone(ct.desktop(facts, self.policy).term(
-            ct.TermId.GRAPHICAL_SESSION_ALIVE).detail)
+        return StepDone(desktop(facts).term(ct.TermId.GRAPHICAL_SESSION_ALIVE).detail)
 
     def _save_slices(self) -> StepDone:
         slices = self.backend.observe().slice_settings()
@@ -491,6 +501,11 @@ class StepExecutor:
                           why="a unit failed or a graphical session appeared",
                           left=_sessions_left if mode is Mode.COMPUTE else None)
         return StepDone(self.classify(facts, self.policy, Markers()).state.value)
+
+
+def _left(left: Callable[[HostFacts], str] | None, facts: HostFacts) -> str:
+    """A wait's failure detail: what was still in the way (built only when it fails)."""
+    return f" ({left(facts)})" if left is not None else ""
 
 
 def _sessions_left(facts: HostFacts) -> str:
