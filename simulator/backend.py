@@ -16,6 +16,7 @@ success while doing nothing.
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,8 +24,17 @@ import attrs
 
 from dubnium.backend import Clock, Delivery
 from dubnium.errors import BackendError
-from dubnium.facts import GpuFact, HostFacts, SliceSettings, Unavailable, VllmProfile
+from dubnium.facts import (
+    AudioGraph,
+    GpuFact,
+    HostFacts,
+    SliceSettings,
+    Unavailable,
+    Units,
+    VllmProfile,
+)
 from dubnium.idle import IdleFacts
+from dubnium.policy import Policy
 from dubnium.studiofacts import AudioReadiness, CpuSetting
 from simulator import actionfaults
 from simulator.world import World
@@ -39,6 +49,10 @@ class SimBackend:
         # the very same (immutable) facts again, so is the snapshot (issue 16).
         self._last: tuple[tuple[object, ...], HostFacts] | None = None
         self._read: tuple[GpuFact, ...] = ()
+        # What `_derive` made of the last units, audio graph and policy (the same objects
+        # while those models are unchanged).
+        self._derived: tuple[Units | None, AudioGraph | None, Policy | None, bool, bool, str] = (
+            None, None, None, False, False, "")
 
     @property
     def name(self) -> str:
@@ -61,18 +75,16 @@ class SimBackend:
         w = self.world
         now = w.scheduler.now_ns
         units = w.systemd.facts()
-        names = w.policy.units
-        # As on the host: NVML is left alone while the overlay's markers are up (issue 15).
-        quiet = units.is_active(names.studio_policy) or units.is_active(names.audio_priority)
         audio = w.audio.facts()
-        running = any(n.is_busy_stream or n.is_jack_client for n in audio.nodes)
+        derived = self._derived
+        if derived[0] is not units or derived[1] is not audio or derived[2] is not w.policy:
+            derived = self._derived = (units, audio, w.policy, *_derive(units, audio, w.policy))
+        quiet, running, driver = derived[3], derived[4], derived[5]
         read = tuple([g.fact() for g in w.gpus.values()])
         if self._last is not None and _same(self._read, read):
             read = self._read  # the same facts: the same tuple, so the snapshot is too
         self._read = read
         gpus, gpus_read_at = w.studio.gpus(quiet, read, now, running, count=read_nvml)
-        driver = next((n.name for n in audio.nodes
-                       if n.media_class == "Audio/Sink" and n.state == "running"), "")
         parts = (now, w.boot_id, units, w.logind.facts(), w.processes.facts(now), audio,
                  gpus, gpus_read_at, w.studio.clock(driver), w.studio.cpu(), w.host.load,
                  w.host.memory, w.host.pressure, w.systemd.slice_facts(), w.host.paths_fact(),
@@ -210,6 +222,18 @@ class SimBackend:
         }
 
 
+def _derive(units: Units, audio: AudioGraph, policy: Policy) -> tuple[bool, bool, str]:
+    """What a snapshot reads off the unit states and the audio graph: whether NVML is left
+    alone (the overlay's markers are up, as on the host: issue 15), whether audio is
+    running (an NVML read costs it an xrun) and the running sink driving the graph."""
+    names = policy.units
+    quiet = units.is_active(names.studio_policy) or units.is_active(names.audio_priority)
+    running = any(n.is_busy_stream or n.is_jack_client for n in audio.nodes)
+    driver = next((n.name for n in audio.nodes
+                   if n.media_class == "Audio/Sink" and n.state == "running"), "")
+    return quiet, running, driver
+
+
 def _same(old: tuple[object, ...], new: tuple[object, ...]) -> bool:
     """The two tuples hold the very same objects."""
-    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
+    return len(old) == len(new) and all(map(operator.is_, old, new))
