@@ -11,6 +11,7 @@ so parsing happens once, at the edge, and tests build objects rather than fake r
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -283,7 +284,7 @@ class SliceSettings:
     def items(self) -> tuple[tuple[str, Any], ...]:
         """(setting, value) in declaration order: `attrs.asdict(self).items()`, cheaply
         (the observer and the executor compare slices at every step)."""
-        return tuple((name, getattr(self, name)) for name in _SLICE_SETTINGS)
+        return tuple(zip(_SLICE_SETTINGS, _slice_values(self), strict=True))
 
     def to_json(self) -> dict[str, int | str | None]:
         return dict(self.items())
@@ -307,6 +308,7 @@ class SliceSettings:
 
 
 _SLICE_SETTINGS = tuple(f.name for f in attrs.fields(SliceSettings))
+_slice_values = operator.attrgetter(*_SLICE_SETTINGS)  # every setting's value, in order
 
 
 @attrs.frozen
