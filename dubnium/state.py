@@ -262,6 +262,10 @@ class MemoryFiles(MutableMapping[str, bytes]):
     def later(self, name: str) -> bool:
         return callable(self._files.get(name))
 
+    def holds(self, name: str, data: bytes) -> bool:
+        """Whether `name` holds these very bytes (a file not made yet holds none)."""
+        return self._files.get(name) is data
+
     def __getitem__(self, name: str) -> bytes:
         data = self._files[name]
         if callable(data):
@@ -304,11 +308,35 @@ class MemoryStore:
         self.alive = alive or (lambda holder: False)
         self.holder_alive: LockHolder | None = None
         self._encoded: dict[str, bytes] = {}  # name -> the very bytes our encoder wrote
+        # name -> (those bytes, the mapping they encode): kept, not parsed back (issue 16)
+        self._documents: dict[str, tuple[bytes, Mapping[str, Any]]] = {}
 
-    def write_encoded(self, name: str, data: bytes) -> None:
-        """Write bytes `RuntimeState` encoded from a JSON document (finite, bounded)."""
+    def write_encoded(self, name: str, data: bytes,
+                      document: Mapping[str, Any] | None = None) -> None:
+        """Write bytes `RuntimeState` encoded from a JSON document (finite, bounded);
+        `document`: the mapping they encode (`RuntimeState.write_json` adds
+        schema_version), kept for `document`."""
         self.write(name, data)
         self._encoded[name] = data
+        if document is not None:
+            self._documents[name] = (data, document)
+
+    def document(self, name: str) -> Mapping[str, Any] | None:
+        """The mapping whose encoding `name` holds (`write_encoded`, and the lock record),
+        while nothing has replaced those bytes; else None. For readers in this process
+        that only look (the simulator's invariants): the mapping as given, not parsed back
+        from its bytes (tuples where the JSON has lists), and shared, not a copy."""
+        kept = self._documents.get(name)
+        if kept is None or not self.files.holds(name, kept[0]):
+            return None
+        return kept[1]
+
+    def _put_record(self, holder: LockHolder) -> None:
+        """The lock record: our encoder's bytes of `holder`, and the mapping kept."""
+        record = holder.to_json()
+        data = self.files[LOCK] = _dump(record)
+        self._encoded[LOCK] = data
+        self._documents[LOCK] = (data, record)
 
     def write_later(self, name: str, encode: Callable[[], tuple[bytes, bool]]) -> None:
         """Write the bytes `encode` returns (with whether they are `encoded` ones), made
@@ -332,7 +360,8 @@ class MemoryStore:
         self.files[name] = data
 
     def remove(self, name: str) -> None:
-        self.files.pop(name, None)
+        if name in self.files:  # not `pop`: it would make a file put there `later`
+            del self.files[name]
 
     def acquire(self, holder: LockHolder) -> Lease:
         held = self.lock_held()
@@ -340,19 +369,20 @@ class MemoryStore:
             raise LockBusy(held)
         leftover = self.files.get(LOCK)
         recovered = _parse_holder(leftover) if leftover is not None else None
-        self.files[LOCK] = _dump(holder.to_json())
+        self._put_record(holder)
         self.holder_alive = holder
         return _MemLease(self, recovered)
 
     def update_holder(self, holder: LockHolder) -> None:
-        self.files[LOCK] = _dump(holder.to_json())
+        self._put_record(holder)
         self.holder_alive = holder
 
     def lock_held(self) -> Mapping[str, Any] | None:
         leftover = self.files.get(LOCK)
         if leftover is None:
             return None
-        record = _parse_holder(leftover)
+        kept = self.document(LOCK)  # flat (scalars): a copy is what parsing would give
+        record = dict(kept) if kept is not None else _parse_holder(leftover)
         if self.holder_alive is not None or self.alive(record):
             return record
         return None
@@ -412,7 +442,7 @@ class RuntimeState:
             return
         data, ours = _encode(value)
         if ours:
-            self.store.write_encoded(name, data)
+            self.store.write_encoded(name, data, value)
         else:
             self.store.write(name, data)
 

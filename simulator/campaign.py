@@ -220,7 +220,7 @@ class Run:
         station = Station.create(seed=plan.seed, gpus=plan.gpus)
         self.disk = iofaults.SimDisk()
         self.store = iofaults.FaultyStore(self.disk)
-        station.audit = iofaults.FaultyAuditLog(self.disk)
+        station.audit = iofaults.FaultyAuditLog(self.disk, self.store)
         station.store = self.store
         station.classifier = classifier
         self.station = station

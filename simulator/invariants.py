@@ -42,6 +42,7 @@ from typing import Any
 
 import attrs
 
+from dubnium.audit import MemoryAuditLog, encode
 from dubnium.errors import StateCorrupt
 from dubnium.facts import SliceSettings
 from dubnium.modes import Mode, ObservedState
@@ -55,6 +56,7 @@ from simulator.processes import ProcessRole
 from simulator.world import World
 
 SAFETY = "safety"
+LAST_TRANSITION = "last-transition.json"
 LIVENESS = "liveness"
 CLAIMABLE = frozenset({*(m.value for m in Mode), ObservedState.DEGRADED_COMPUTE.value,
                        ObservedState.DEGRADED_DESKTOP.value})
@@ -99,6 +101,32 @@ class CheckedStore(MemoryStore):
     def mark_corrupt(self, name: str) -> None:
         self.corrupted.add(name)
         self.version += 1
+
+
+class CheckedAuditLog(MemoryAuditLog):
+    """A MemoryAuditLog that keeps the record each line it appended encodes, so that the
+    invariants count records without parsing back what was just encoded (issue 16). A line
+    put there otherwise (a torn line of a killed writer) has none and is parsed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._records: dict[int, tuple[str, Mapping[str, Any]]] = {}
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        self.append_line(encode(record), record)
+
+    def append_line(self, line: str, record: Mapping[str, Any]) -> None:
+        """Append `line`, the encoding of `record` (`dubnium.audit.encode`)."""
+        self._records[len(self.lines)] = (line, record)
+        self.lines.append(line)
+
+    def record_at(self, index: int) -> Mapping[str, Any] | None:
+        """The record line `index` encodes, if this log appended that very line; the
+        mapping as given (`encode` adds schema_version), shared, not a copy."""
+        kept = self._records.get(index)
+        if kept is None or index >= len(self.lines) or self.lines[index] is not kept[0]:
+            return None
+        return kept[1]
 
 
 # ------------------------------------------------------------------ ground truth
@@ -382,8 +410,11 @@ class Checker:
         if record.get("outcome") not in ("converged", "already-converged", "degraded"):
             return
         attempt = record.get("attempt")
+        # The record as our encoder wrote it, while those bytes are the file's; else parsed.
+        last: Mapping[str, Any] | None = self.store.document(LAST_TRANSITION)
         try:
-            last = RuntimeState(self.store).last_transition()
+            if last is None:
+                last = RuntimeState(self.store).last_transition()
         except StateCorrupt as exc:
             last, why = None, str(exc)
         else:
@@ -451,13 +482,17 @@ class Checker:
 
     def _read_audit(self) -> None:
         """Count the records appended since the last call (the log only grows)."""
-        lines = self.station.audit.lines
+        audit = self.station.audit
+        lines = audit.lines
+        kept = audit.record_at if isinstance(audit, CheckedAuditLog) else None
         for line in itertools.islice(lines, self._audit_seen, None):
+            record = kept(self._audit_seen) if kept is not None else None
             self._audit_seen += 1
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn line (a killed writer): not a record
+            if record is None:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a torn line (a killed writer): not a record
             if not isinstance(record, dict) or record.get("kind") != "transition":
                 continue
             attempt = str(record.get("attempt"))

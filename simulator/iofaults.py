@@ -22,11 +22,11 @@ from typing import Any
 
 import attrs
 
-from dubnium import fsutil
-from dubnium.audit import MemoryAuditLog, encode
+from dubnium import audit, fsutil, state
 from dubnium.errors import StorageError
+from dubnium.state import MemoryStore
 from simulator.harness import Station
-from simulator.invariants import CheckedStore
+from simulator.invariants import LAST_TRANSITION, CheckedAuditLog, CheckedStore
 
 CHUNK = 4096  # the most one simulated write() takes: larger writes are short
 HOWS = ("full", "eio_write", "eio_fsync", "read_only")
@@ -131,20 +131,31 @@ class FaultyStore(CheckedStore):
         super().remove(name)
 
 
-class FaultyAuditLog(MemoryAuditLog):
-    """The audit log on a `SimDisk`: a line is appended whole or not at all."""
+class FaultyAuditLog(CheckedAuditLog):
+    """The audit log on a `SimDisk`: a line is appended whole or not at all.
 
-    def __init__(self, disk: SimDisk) -> None:
+    With the runtime state's `store`: a record the state just wrote as
+    last-transition.json (the reconciler's commit writes the one record there, then
+    here) is not encoded twice: the line is that file's bytes without the newline, the
+    same text by construction (one schema version, keys sorted, finite numbers)."""
+
+    def __init__(self, disk: SimDisk, store: MemoryStore | None = None) -> None:
         super().__init__()
         self.disk = disk
+        self.store = store
 
     def append(self, record: Mapping[str, Any]) -> None:
-        line = encode(record)
+        store = self.store
+        if store is not None and store.document(LAST_TRANSITION) is record and \
+                audit.SCHEMA_VERSION == state.SCHEMA_VERSION:
+            line = store.files[LAST_TRANSITION][:-1].decode()
+        else:
+            line = audit.encode(record)
         try:
             self.disk.write_file((line + "\n").encode())
         except OSError as exc:
             raise StorageError(f"cannot append to audit log: {exc.strerror}") from None
-        self.lines.append(line)
+        self.append_line(line, record)
 
 
 def disk_of(station: Station) -> SimDisk | None:

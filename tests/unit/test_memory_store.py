@@ -74,3 +74,43 @@ def test_bytes_put_in_directly_are_read_strictly() -> None:
     store.files["a.json"] = b'{"schema_version": 1, "a": 1, "a": 2}'
     with pytest.raises(StateCorrupt, match="duplicate key"):
         state.read_json("a.json")
+
+
+def test_a_later_file_removed_unread_is_never_made() -> None:
+    """Removing the journal (every attempt's commit) does not build the JSON it was spared."""
+    calls: list[int] = []
+
+    def make() -> dict[str, Any]:
+        calls.append(1)
+        return DOC
+
+    store = MemoryStore()
+    RuntimeState(store).write_json_later("journal.json", make)
+    store.remove("journal.json")
+    assert ([], False) == (calls, "journal.json" in store.files)
+
+
+def test_the_kept_document_is_what_the_bytes_encode_until_they_are_replaced() -> None:
+    """`document` gives the written mapping (the bytes parse to it with schema_version);
+    after bytes put in another way, or a removal, it gives none."""
+    store = MemoryStore()
+    state = RuntimeState(store)
+    state.write_json("a.json", DOC)
+    kept = store.document("a.json")
+    parsed = state.read_json("a.json")
+    store.files["a.json"] = b'{"schema_version": 1, "outcome": "failed-transition"}'
+    replaced = store.document("a.json")
+    state.write_json("b.json", DOC)
+    store.remove("b.json")
+    assert (True, {"schema_version": 1, **DOC}, None, None) == (
+        kept is DOC, parsed, replaced, store.document("b.json"))
+
+
+def test_the_lock_record_read_from_the_kept_mapping_equals_the_parsed_one() -> None:
+    """lock_held answers alike from the kept holder record and from its bytes parsed."""
+    from dubnium.state import LOCK, LockHolder, _parse_holder
+
+    store = MemoryStore()
+    store.acquire(LockHolder(4100, "", "2026-01-01T00:00:00.000Z", "compute", "4100-1-1"))
+    held = store.lock_held()
+    assert (_parse_holder(store.files[LOCK]), False) == (held, held is store.document(LOCK))

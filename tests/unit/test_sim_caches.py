@@ -68,3 +68,25 @@ def test_unit_graph_is_built_per_policy_value() -> None:
     cached = [unitgraph.default_units(p) for p in (two, no_vllm, two)]
     fresh = [list(unitgraph._default_units(p)) for p in (two, no_vllm, two)]
     assert (fresh, True) == (cached, len(fresh[1]) < len(fresh[0]))
+
+
+def test_audit_lines_are_the_encoding_of_the_records_kept_for_them() -> None:
+    """A campaign's audit log: every line is `encode` of the record kept for it (the commit's
+    line reused from last-transition.json included), and a line put in otherwise (a torn
+    one) has no record kept, so the invariants parse it."""
+    import json
+
+    from dubnium.audit import encode
+    from simulator.campaign import Run
+    from simulator.faults import FaultPlan
+
+    run = Run(FaultPlan(1, 2))
+    for mode in (Mode.COMPUTE, Mode.DESKTOP, Mode.COMPUTE):
+        run.request(mode)
+    audit = run.station.audit
+    audit.lines.append('{"attempt": "4105-1", "kind": "transi')
+    kept = [audit.record_at(i) for i in range(len(audit.lines))]
+    assert [encode(r) if r is not None else None for r in kept] == [
+        *audit.lines[:-1], None]
+    assert [json.loads(line) for line in audit.lines[:-1]] == [
+        {"schema_version": 1, **json.loads(json.dumps(r))} for r in kept[:-1]]
