@@ -35,7 +35,6 @@ so a campaign can afford it.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -485,7 +484,7 @@ class Checker:
         audit = self.station.audit
         lines = audit.lines
         kept = audit.record_at if isinstance(audit, CheckedAuditLog) else None
-        for line in itertools.islice(lines, self._audit_seen, None):
+        for line in lines[self._audit_seen:]:  # islice would walk every earlier line
             record = kept(self._audit_seen) if kept is not None else None
             self._audit_seen += 1
             if record is None:
