@@ -25,7 +25,7 @@ from dubnium.codes import ExitCode
 from dubnium.errors import AttemptInterrupted, Cancelled, StateCorrupt, StorageError
 from dubnium.executor import Blocked, StepContext, StepDone, StepExecutor, StepFailed
 from dubnium.facts import HostFacts, SliceSettings
-from dubnium.guards import GuardReport, Verdict, evaluate
+from dubnium.guards import GuardReport, Verdict
 from dubnium.journal import MUTATING, Journal, Phase
 from dubnium.modes import Mode, ObservedState
 from dubnium.observe import Classifier, Markers, Observation, classify
@@ -319,7 +319,7 @@ class Attempt:
     def _preflight(self, plan: p.Plan, facts: HostFacts) -> None:
         """All legs' guards on the starting facts: never leave studio just to be blocked."""
         for leg in plan.legs:
-            report = evaluate(leg.guards, facts, self.policy, leg.target)
+            report = self.executor.guards(leg.guards, facts, leg.target)
             self.verdicts.extend(report.verdicts)
             if report.blocking:
                 raise Blocked(report)

@@ -93,11 +93,22 @@ class StepExecutor:
         self.state = state
         self.now = now
         self.clock: Clock = backend.clock
+        self._guarded: tuple[tuple[GuardId, ...], HostFacts, Mode, GuardReport] | None = None
 
+    def guards(self, ids: tuple[GuardId, ...], facts: HostFacts, target: Mode) -> GuardReport:
+        """`guards.evaluate` on one snapshot, answered again without evaluating for the very
+        same snapshot (the attempt's preflight, then its first guard step, often observe
+        an unchanged host: the backend hands out the same facts object)."""
+        last = self._guarded
+        if last is not None and last[1] is facts and last[2] is target and last[0] == ids:
+            return last[3]
+        report = evaluate(ids, facts, self.policy, target)
+        self._guarded = (ids, facts, target, report)
+        return report
     def run(self, step: p.Step, ctx: StepContext) -> StepDone:
         match step:
             case p.CheckGuards(guards=ids):
-                report = evaluate(ids, self.backend.observe(), self.policy, ctx.leg_target)
+                report = self.guards(ids, self.backend.observe(), ctx.leg_target)
                 if report.blocking:
                     raise Blocked(report)
                 warned = [v.guard.value for v in report.warnings]
@@ -272,19 +283,8 @@ class StepExecutor:
         terms = (ct.TermId.GRAPHICAL_TARGET_ACTIVE, ct.TermId.DISPLAY_MANAGER_ACTIVE,
                  ct.TermId.GRAPHICAL_SESSION_ALIVE)
 
-        last: list[tuple[HostFacts, ct.ContractReport]] = []
-
-        def desktop(facts: HostFacts) -> ct.ContractReport:
-            """The desktop contract on `facts`, evaluated once per observation (a wait asks
-            for it as its goal, its failure detail and the step's detail)."""
-            if last and last[0][0] is facts:
-                return last[0][1]
-            report = ct.desktop(facts, self.policy)
-            last[:] = [(facts, report)]
-            return report
-
         def missing(facts: HostFacts) -> list[ct.Term]:
-            report = desktop(facts)
+            report = ct.desktop(facts, self.policy)  # once per snapshot (`ct._per_snapshot`)
             return [report.term(t) for t in terms if not report.term(t).passed]
 
         def await_login() -> HostFacts:
@@ -309,10 +309,11 @@ class StepExecutor:
             facts = await_login()
             return StepDone(
                 f"restarted {names.display_manager}: it was up with no graphical session "
-                f"for {bound:g} s; " + desktop(facts).term(
+                f"for {bound:g} s; " + ct.desktop(facts, self.policy).term(
                     ct.TermId.GRAPHICAL_SESSION_ALIVE).detail,
                 changed=True, notes=stopped.notes + started.notes)
-        return StepDone(desktop(facts).term(ct.TermId.GRAPHICAL_SESSION_ALIVE).detail)
+        return StepDone(ct.desktop(facts, self.policy).term(
+            ct.TermId.GRAPHICAL_SESSION_ALIVE).detail)
 
     def _save_slices(self) -> StepDone:
         slices = self.backend.observe().slice_settings()

@@ -140,3 +140,29 @@ def test_healthy_desktop_passes_every_pre_compute_guard() -> None:
 
     report = evaluate(PRE_COMPUTE, f.desktop(), f.POLICY, Mode.COMPUTE)
     assert [v.reason for v in report.blocking] == []
+
+
+def test_the_executor_evaluates_guards_once_per_snapshot_object() -> None:
+    """The same snapshot object and guards: the very report again; another snapshot or
+    another target: evaluated afresh, equal to `evaluate`."""
+    import attrs
+
+    from dubnium.executor import StepExecutor
+    from dubnium.guards import evaluate
+    from dubnium.modes import Mode
+    from dubnium.state import MemoryStore, RuntimeState
+    from simulator.harness import Station
+
+    station = Station.create(seed=2)
+    executor = StepExecutor(station.backend, station.policy, RuntimeState(MemoryStore()),
+                            lambda: "now")
+    ids = (GuardId.TARGET_REACHABLE, GuardId.CPU_LOAD_SAFE)
+    facts = station.backend.snapshot()
+    first, again = executor.guards(ids, facts, Mode.COMPUTE), executor.guards(
+        ids, facts, Mode.COMPUTE)
+    loaded = attrs.evolve(facts, load=attrs.evolve(facts.load, load1=99.0))
+    changed = executor.guards(ids, loaded, Mode.COMPUTE)
+    desktop = executor.guards(ids, loaded, Mode.DESKTOP)
+    assert (True, evaluate(ids, loaded, station.policy, Mode.COMPUTE),
+            evaluate(ids, loaded, station.policy, Mode.DESKTOP)) == (
+        first is again, changed, desktop)
