@@ -114,3 +114,17 @@ def test_every_term_of_every_contract_is_in_the_json() -> None:
                 for m, r in ct.evaluate_all(f.desktop(), f.POLICY).items() for t in r.terms}
     assert (expected, "desktop", []) == (seen, data["judged_against"], data["missing"])
     assert {s for _, _, s in seen} <= {"pass", "fail", "unreadable"}
+
+
+def test_a_contract_is_evaluated_once_per_snapshot_object() -> None:
+    """The same facts object gets the very report again; another snapshot (equal or not) is
+    evaluated afresh and equals an evaluation that remembers nothing."""
+    import attrs
+
+    desktop = f.desktop()
+    first, again = ct.desktop(desktop, f.POLICY), ct.desktop(desktop, f.POLICY)
+    down = attrs.evolve(desktop, units=f.units("desktop.target", "graphical.target"))
+    changed = ct.desktop(down, f.POLICY)
+    plain = ct.desktop.__wrapped__  # type: ignore[attr-defined]
+    assert (True, plain(down, f.POLICY), False, plain(desktop, f.POLICY)) == (
+        first is again, changed, changed.holds, first)
