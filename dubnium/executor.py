@@ -393,13 +393,20 @@ class StepExecutor:
         return notes
 
     def _grace(self, ctx: StepContext, bound: float, every: float) -> StepDone:
-        """Wait `bound` seconds for a `mode cancel`, with a countdown notification `every`."""
+        """Wait `bound` seconds for a `mode cancel`, with a countdown notification `every`.
+
+        The cancel file is looked at every poll interval. When only this process writes
+        the state (`StateStore.shared` False: the simulator's campaigns), the file can
+        change only while the host changes (an in-process hook), so the polls before the
+        host may next change (`Clock.quiet_until_ns`) are skipped: the next look is the
+        first poll at or after that moment, as `poll_sleep` does for waits."""
         start = self.clock.monotonic_ns()
         deadline = start + int(bound * 1e9)
         every_ns = max(1, int(every * 1e9))
         next_notice = start + every_ns
         notices = []
         poll = self.policy.gpu_release.poll_interval_s
+        shared = self.state.store.shared
         while True:
             request = self.state.cancel_request(ctx.attempt)
             if request is not None:
@@ -414,8 +421,9 @@ class StepExecutor:
                     "The desktop session will end then. To stop it: mode cancel")
                 notices.append(delivery.describe())
                 next_notice += every_ns
-            self.clock.sleep(max(1e-3, min(poll, (deadline - now) / 1e9,
-                                           (next_notice - now) / 1e9)))
+            skip = 0 if shared else _quiet_ns(self.clock, poll, min(deadline, next_notice) - now)
+            self.clock.sleep(skip / 1e9 if skip else max(
+                1e-3, min(poll, (deadline - now) / 1e9, (next_notice - now) / 1e9)))
         told = f"; {len(notices)} countdown notification(s)" if notices else ""
         return StepDone(f"no cancel within {bound:g} s{told}",
                         notes=tuple(f"countdown notification: {n}" for n in notices))
@@ -524,6 +532,18 @@ def _slice_in_force(facts: HostFacts, name: str, value: SliceSettings) -> bool:
     seen = slices.get(name)
     return all(want is None or getattr(seen, field, None) == want
                for field, want in value.items())
+
+
+def _quiet_ns(clock: Clock, interval_s: float, left_ns: int) -> int:
+    """Whole poll intervals (ns) that can pass without a look: up to the first poll at or
+    after the moment the host may next change, within `left_ns`; 0 when that is one poll
+    or none (the caller then sleeps one interval, or what is left, as always)."""
+    step = max(1, round(interval_s * 1e9))
+    until = clock.quiet_until_ns()
+    polls = left_ns // step
+    if until is not None:
+        polls = min(polls, -(-(until - clock.monotonic_ns()) // step))
+    return polls * step if polls > 1 else 0
 
 
 def poll_sleep(clock: Clock, interval_s: float, deadline_ns: int) -> None:

@@ -55,6 +55,12 @@ class Lease(Protocol):
 
 
 class StateStore(Protocol):
+    @property
+    def shared(self) -> bool:
+        """Other processes may write it (`mode cancel` from another terminal): a wait for
+        one of its files must look at every poll. False: only this process writes it."""
+        ...
+
     def read(self, name: str) -> bytes | None: ...
 
     def write(self, name: str, data: bytes) -> None: ...
@@ -135,6 +141,8 @@ class DirectoryStore:
     the writer (root on the host): no other user can open it, so none can take or hold the
     lock. The holder record `lock` (0644) is what readers see; they never flock, they check
     that the process it names is alive (`alive`)."""
+
+    shared = True
 
     def __init__(self, path: Path,
                  alive: Callable[[Mapping[str, Any]], bool] = pid_alive) -> None:
@@ -302,6 +310,8 @@ class MemoryStore:
     output: read back, it is parsed by `json.loads` alone, not the strict reader meant for
     files from outside (whose guards cost a campaign more than the rest of a read; issue
     16). Bytes put in any other way (a test, an injected corruption) are read strictly."""
+
+    shared = False
 
     def __init__(self, alive: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
         self.files = MemoryFiles()

@@ -9,6 +9,7 @@ from dubnium.codes import ExitCode
 from dubnium.modes import Mode, ObservedState
 from dubnium.policy import Timeouts, default_policy
 from dubnium.reconcile import Reporter
+from dubnium.state import MemoryStore
 from simulator.gpu import ReleaseKind
 from simulator.harness import Station
 
@@ -83,3 +84,51 @@ def test_config_accepts_a_zero_grace_and_refuses_a_negative_one() -> None:
         == 0
     with pytest.raises(ConfigError, match=r"timeouts\.grace_s"):
         load_policy_data({"schema_version": 1, "timeouts": {"grace_s": -1}})
+
+
+class _Counted(MemoryStore):
+    """A store that counts the grace step's looks at the cancel file."""
+
+    def __init__(self, shared: bool) -> None:
+        super().__init__()
+        self.shared = shared  # type: ignore[misc]
+        self.looks = 0
+
+    def read(self, name: str) -> bytes | None:
+        self.looks += name == "cancel.json"
+        return super().read(name)
+
+
+class CancelFromTheWorld(Reporter):
+    """Types `mode cancel` 7.3 s into the grace period, as a world event (in-process)."""
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.attempt = ""
+
+    def attempt_started(self, attempt_id: str, target: Mode) -> None:
+        self.attempt = attempt_id
+
+    def step_started(self, leg: str, step: p.Step) -> None:
+        if isinstance(step, p.Grace):
+            world = self.station.world
+            world.wiring.handlers["typed_cancel"] = lambda args: self.station.state.request_cancel(
+                self.attempt, "now", "mode cancel (uid 0)")
+            world.scheduler.schedule(7_300_000_000, "typed_cancel")
+
+
+def test_a_private_store_skips_only_polls_that_could_see_nothing() -> None:
+    """A state only this process writes: the grace step looks at the cancel file far less
+    often, and a cancel written by a world event is seen at the same poll, with the same
+    record, as when it looks every interval."""
+    runs = []
+    for shared in (True, False):
+        station = Station.create(seed=2, gpus=1)
+        station.store = _Counted(shared)
+        station.reporter = CancelFromTheWorld(station)
+        result = station.request(Mode.COMPUTE)
+        runs.append((result.outcome.value, result.record, station.world.now_ns,
+                     station.store.looks))
+    (outcome, record, now, every), (outcome2, record2, now2, skipping) = runs
+    assert ("cancelled", record, now, True) == (outcome2, record2, now2, skipping < every / 4)
+    assert outcome == "cancelled"
