@@ -41,6 +41,7 @@ from typing import Any
 
 import attrs
 
+from dubnium import plan as steps
 from dubnium.audit import MemoryAuditLog, encode
 from dubnium.errors import StateCorrupt
 from dubnium.facts import SliceSettings
@@ -348,26 +349,31 @@ class Checker:
         self.tuning_on_entry = None
 
     def step_finished(self, step: Step, status: str, detail: str) -> None:
-        from dubnium import plan as p
+        if status == "ok" and isinstance(step, _SAVES_OR_RESTORES):
+            self._saved_or_restored(step, detail)
+        self.check_world()
+        self.check_store()
 
-        if status == "ok" and isinstance(step, p.SaveStudioTuning):
+    def _saved_or_restored(self, step: Step, detail: str) -> None:
+        """What studio-local's entry saved, and whether its exit restored exactly that."""
+        if isinstance(step, steps.SaveStudioTuning):
             # The world's own clock and governors before studio-local changed them (none
             # when an unfinished entry's snapshot was kept: the world is already tuned).
             self.tuning_on_entry = (None if detail.startswith("kept") else
                                     _tuning_now(self.world))
-        elif status == "ok" and isinstance(step, p.RestoreStudioTuning):
+        elif isinstance(step, steps.RestoreStudioTuning):
             if self.tuning_on_entry is not None and detail.startswith("restored") and (
                     _tuning_now(self.world) != self.tuning_on_entry):
                 self.fail("studio exit restores the saved values",
                           f"tuning after restore {_tuning_now(self.world)}, saved on entry "
                           f"{self.tuning_on_entry}")
             self.tuning_on_entry = None
-        if status == "ok" and isinstance(step, p.SaveSlices):
+        if isinstance(step, steps.SaveSlices):
             try:
                 self.saved_on_entry = RuntimeState(self.store).saved_slices()
             except StateCorrupt:
                 self.saved_on_entry = None
-        elif status == "ok" and isinstance(step, p.RestoreSlices):
+        elif isinstance(step, steps.RestoreSlices):
             if self.saved_on_entry is not None and detail.startswith("restored"):
                 now = {name: u.settings for name, u in self.world.systemd.units.items()
                        if u.settings is not None}
@@ -378,8 +384,6 @@ class Checker:
                     self.fail("studio exit restores the saved values",
                               f"after restore: {wrong}")
             self.saved_on_entry = None
-        self.check_world()
-        self.check_store()
 
     def attempt_finished(self, record: Mapping[str, Any]) -> None:
         attempt = str(record.get("attempt"))
@@ -549,6 +553,10 @@ def _liveness_bound_s(policy: Policy) -> float:
             total = sum(getattr(step, "bound_s", 0.0) for leg in legs for step in leg.steps)
             longest = max(longest, total)
     return 2 * longest + 60.0
+
+
+_SAVES_OR_RESTORES = (steps.SaveStudioTuning, steps.RestoreStudioTuning, steps.SaveSlices,
+                      steps.RestoreSlices)
 
 
 def _tuning_now(world: World) -> tuple[object, ...]:
