@@ -2,10 +2,9 @@
 activation) starts `mode current-server`, which answers a live `mode current` with an
 observation of the real daemons that it makes after the question.
 
-The caller here is root without `--refresh` and with no recorded answer (current.json
-removed first), which is a live observation through the console script's fast path; an
-ordinary user's call takes the same way (tests/unit/test_current_server.py), but this
-test host's Python lives under /root, which alice cannot reach.
+The caller is root without `--refresh` and with no recorded answer (current.json removed
+first), which is a live observation through the console script's fast path, and alice, an
+ordinary user, whose `--refresh` is always live and writes nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +30,14 @@ def resident_observer(host: TestHost) -> Iterator[None]:
     host.restore_desktop()
 
 
-def live_current(host: TestHost) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`mode current --json` with no recorded answer: (what it loaded and its exit code,
-    its JSON)."""
+def live_current(host: TestHost, *, as_user: bool = False
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`mode current --json` with no recorded answer, as root, or `--refresh` as alice:
+    (what it loaded and its exit code, its JSON)."""
     host.run("rm", "-f", str(host.state_dir / "current.json"))
-    proc = host.run(sys.executable, "-c", PROBE, *host.mode_argv("current", "--json")[1:],
-                    env={"PYTHONPATH": str(REPO)}, gpus=True, check=False)
+    verb = ("current", "--json", *(["--refresh"] if as_user else []))
+    proc = host.run(sys.executable, "-c", PROBE, *host.mode_argv(*verb)[1:],
+                    env={"PYTHONPATH": str(REPO)}, gpus=True, check=False, as_user=as_user)
     probe = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
     return json.loads(probe[6:]), json.loads(proc.stdout)
 
@@ -71,3 +72,13 @@ def test_the_answer_is_the_one_the_caller_would_observe_itself(host: TestHost) -
     skip = ("timestamp", "age_s")
     assert {k: v for k, v in served.items() if k not in skip} == {
         k: v for k, v in own.items() if k not in skip}
+
+
+def test_an_ordinary_users_live_current_is_answered_too(host: TestHost) -> None:
+    """alice's `mode current --refresh --json` (what a status bar of hers runs) is answered
+    by the resident observer: desktop, exit 0, nothing of the observer loaded in her
+    process, and no record written (no current.json: only the timer records)."""
+    probe, data = live_current(host, as_user=True)
+    assert (0, "desktop", "observed") == (probe["code"], data["observed_state"], data["source"])
+    assert not {"dubnium.observe", "backends.host", "attrs"} & set(probe["loaded"])
+    assert not host.outside(host.state_dir / "current.json").exists()

@@ -158,3 +158,15 @@ def test_request_from_inside_the_session_survives_the_session_ending(host: TestH
     journal = host.run("journalctl", "--no-pager", "-q", "-o", "cat", "-u", "mode-request-*",
                        check=False).stdout
     assert "Deactivated successfully" in journal, journal
+
+
+@pytest.mark.parametrize("verb", [("request", "compute"), ("reconcile",), ("cancel",),
+                                  ("idle", "pause")])
+def test_an_ordinary_user_cannot_change_the_host(host: TestHost, verb: tuple[str, ...]) -> None:
+    """A mutating verb as alice: exit 3, one line that says to use sudo, nothing changed."""
+    proc = host.run(*host.mode_argv(*verb), as_user=True, gpus=True, check=False)
+    assert (proc.returncode, proc.stderr.count("\n"), "sudo mode" in proc.stderr) == (
+        3, 1, True), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert ("active", [USER_SESSION]) == (host.is_active("desktop.target"),
+                                          [s["user"] for s in host.sessions()])

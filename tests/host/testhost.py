@@ -401,13 +401,31 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /var/tmp
 mkdir -p {repo} && mount --bind /run/dubnium-repo {repo}
 for f in passwd group shadow; do mount --bind {inner}/etc/$f /etc/$f; done
-mkdir -p /run/systemd/system
+{python_reachable}mkdir -p /run/systemd/system
 cp -a {inner}/units/. /run/systemd/system/
 mkdir -p /run/systemd/journald.conf.d
 printf '[Journal]\\nStorage=volatile\\n' > /run/systemd/journald.conf.d/10-volatile.conf
 export container=other
 exec /lib/systemd/systemd --system --unit=desktop.target
 """
+
+
+def _python_reachable() -> str:
+    """Lines of init.sh that let every user run this interpreter inside the namespace.
+
+    The checkout's .venv links to a base interpreter that may live under a home only root
+    may enter (pyenv under /root, mode 0700). Inside the namespace that directory becomes a
+    tmpfs others may pass through, holding only the interpreter's tree, so alice can run
+    `mode` as an ordinary user would. Nothing outside the namespace changes."""
+    base = Path(os.path.realpath(sys.base_prefix))
+    closed = next((d for d in reversed(base.parents) if d != Path("/")
+                   and not os.stat(d).st_mode & 0o001), None)
+    if closed is None:
+        return ""
+    b, c = shlex.quote(str(base)), shlex.quote(str(closed))
+    return (f"mkdir -p /run/dubnium-python && mount --bind {b} /run/dubnium-python\n"
+            f"mount -t tmpfs -o mode=755 tmpfs {c}\n"
+            f"mkdir -p {b} && mount --bind /run/dubnium-python {b}\n")
 
 
 def render_units(out: Path) -> None:
@@ -506,7 +524,8 @@ def prepare(workdir: Path) -> None:
     (model / "config.json").write_text("{}\n")
     (model / "model.safetensors").write_bytes(b"\0" * 1024)
     (workdir / "config.json").write_text(json.dumps(host_policy_json(), indent=2))
-    (workdir / "init.sh").write_text(_INIT.format(inner=INNER, repo=shlex.quote(str(REPO))))
+    (workdir / "init.sh").write_text(_INIT.format(inner=INNER, repo=shlex.quote(str(REPO)),
+                                                  python_reachable=_python_reachable()))
     (workdir / "init.sh").chmod(0o755)
 
 
