@@ -26,7 +26,13 @@ class CancelAtGrace(Reporter):
 
     def step_started(self, leg: str, step: p.Step) -> None:
         if isinstance(step, p.Grace):
-            self.station.state.request_cancel(self.attempt, "now", "mode cancel (uid 0)")
+            self.grace_started()
+
+    def grace_started(self) -> None:
+        self.cancel()
+
+    def cancel(self) -> None:
+        self.station.state.request_cancel(self.attempt, "now", "mode cancel (uid 0)")
 
 
 def test_cancel_in_the_grace_period_leaves_the_host_untouched() -> None:
@@ -99,22 +105,13 @@ class _Counted(MemoryStore):
         return super().read(name)
 
 
-class CancelFromTheWorld(Reporter):
+class CancelFromTheWorld(CancelAtGrace):
     """Types `mode cancel` 7.3 s into the grace period, as a world event (in-process)."""
 
-    def __init__(self, station: Station) -> None:
-        self.station = station
-        self.attempt = ""
-
-    def attempt_started(self, attempt_id: str, target: Mode) -> None:
-        self.attempt = attempt_id
-
-    def step_started(self, leg: str, step: p.Step) -> None:
-        if isinstance(step, p.Grace):
-            world = self.station.world
-            world.wiring.handlers["typed_cancel"] = lambda args: self.station.state.request_cancel(
-                self.attempt, "now", "mode cancel (uid 0)")
-            world.scheduler.schedule(7_300_000_000, "typed_cancel")
+    def grace_started(self) -> None:
+        world = self.station.world
+        world.wiring.handlers["typed_cancel"] = lambda args: self.cancel()
+        world.scheduler.schedule(7_300_000_000, "typed_cancel")
 
 
 def test_a_private_store_skips_only_polls_that_could_see_nothing() -> None:
