@@ -12,7 +12,7 @@ the record itself. `recover` finishes a dead controller's attempt from its journ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -375,15 +375,26 @@ class Attempt:
             snapshot = self.state.saved_slices()
         except StateCorrupt:
             snapshot = None
-        self.state.write_journal(Journal(
-            attempt=self.start.attempt, pid=self.start.pid, requested=self.target,
-            prior_safe=self.prior, started_at=self.start.started_at, written_at=self.now(),
-            phase=phase, leg=leg.name, step_index=index, step_count=len(leg.steps),
-            step=step.describe(), changed=self.changed or isinstance(step, MUTATING),
-            boot_id=self.boot_id,
-            started_units=tuple(self.started_units), slice_snapshot=snapshot,
-            steps=tuple(self.steps),
-        ).to_json)
+        # The journal as of now, built only if its file is read (`write_journal`): what it
+        # holds is taken now; the step log and the started units only grow, so their
+        # first n entries are the ones there now.
+        start, target, prior, boot_id = self.start, self.target, self.prior, self.boot_id
+        written_at = self.now()
+        changed = self.changed or isinstance(step, MUTATING)
+        units, steps = self.started_units, self.steps
+        n_units, n_steps = len(units), len(steps)
+
+        def journal() -> Mapping[str, Any]:
+            return Journal(
+                attempt=start.attempt, pid=start.pid, requested=target,
+                prior_safe=prior, started_at=start.started_at, written_at=written_at,
+                phase=phase, leg=leg.name, step_index=index, step_count=len(leg.steps),
+                step=step.describe(), changed=changed, boot_id=boot_id,
+                started_units=tuple(units[:n_units]), slice_snapshot=snapshot,
+                steps=tuple(steps[:n_steps]),
+            ).to_json()
+
+        self.state.write_journal(journal)
 
     def _learn(self, step: p.Step, done: StepDone) -> None:
         self.changed = self.changed or done.changed

@@ -584,7 +584,8 @@ class RuntimeState:
         return self.read_json(self.JOURNAL)
 
     def write_journal(self, journal: Callable[[], Mapping[str, Any]]) -> None:
-        """`journal`: the journal's JSON, built from frozen values (`Journal.to_json`)."""
+        """`journal`: the journal's JSON, built from values taken when it is written (the
+        attempt's `_journal`), possibly later: when the file is first read."""
         self.write_json_later(self.JOURNAL, journal)
 
     def clear_journal(self) -> None:

@@ -4,6 +4,7 @@ timed-out actions and stop requests, on the simulated host."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import attrs
 import pytest
@@ -16,6 +17,7 @@ from dubnium.journal import Journal, Phase
 from dubnium.modes import Mode, ObservedState
 from dubnium.reconcile import Reporter
 from dubnium.records import AbandonedRecord, AttemptRecord, Outcome, RecoveryOutcome
+from dubnium.state import DirectoryStore, MemoryStore
 from simulator.actionfaults import ActionFault, FaultEffect
 from simulator.harness import Station
 
@@ -223,3 +225,30 @@ def test_a_journal_refused_before_any_change_is_a_storage_failure() -> None:
     records = station.records()
     assert ([(r.outcome, r.exit_code) for r in records], station.observe().state) == (
         [(Outcome.ERROR, ExitCode.STORAGE_FAILED)], ObservedState.DESKTOP)
+
+
+def test_a_journal_read_after_its_step_ran_is_as_it_was_written(tmp_path: Path) -> None:
+    """The in-memory journal is built when first read: read after its step has run (the
+    step log and the started units grown since), it holds what a directory's journal,
+    written at once, holds: what was true before that step."""
+
+    class ReadAfterStep(Reporter):
+        def __init__(self, station: Station) -> None:
+            self.station = station
+            self.seen: list[Journal] = []
+
+        def step_finished(self, leg: str, step: p.Step, status: str, detail: str) -> None:
+            data = self.station.state.read_journal()
+            assert data is not None
+            self.seen.append(Journal.from_json(data))
+
+    seen = []
+    for store in (MemoryStore(), DirectoryStore(tmp_path)):
+        station = Station.create(seed=2)
+        station.store = store  # type: ignore[assignment]
+        station.reporter = reader = ReadAfterStep(station)
+        steps = station.request(Mode.COMPUTE).record.steps
+        seen.append(reader.seen)
+    memory, directory = seen
+    assert (directory, [len(steps) - 1, 0]) == (
+        memory, [len(memory[-1].steps), len(memory[0].steps)])
