@@ -262,8 +262,9 @@ class Checker:
             self.actions_in_attempt.append(name)
 
     def observed(self) -> None:
-        """The controller is observing: what graphical sessions it can now know about."""
-        self._gui_seen.update(gui_items(self.world))
+        """The controller is observing: what graphical sessions it can now know about (those
+        the last world check found, while nothing has changed since: issue 16)."""
+        self._gui_seen.update(gui_items(self.world) if self.dirty else self._gui_before)
 
     def _check_fakes(self) -> None:
         world = self.world
