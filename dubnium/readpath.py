@@ -65,14 +65,20 @@ def recorded_if_fresh(
 
     A record from the future (the clock was set back) is not served: its age is unknown.
     """
-    if record is None or record.get("schema_version") != SCHEMA_VERSION:
-        return None
-    if not isinstance(record.get("observed_state"), str):
-        return None
-    at = timestamp_ns(record.get("timestamp"))
-    if at is None or not 0 <= now_ns - at <= max_age_s * 1e9:
+    at = _observation_time(record)
+    if record is None or at is None or not 0 <= now_ns - at <= max_age_s * 1e9:
         return None
     return _aged(record, RECORDED, now_ns)
+
+
+def _observation_time(data: object) -> int | None:
+    """The evidence time of an observation's JSON of ours (schema, state, timestamp), or None
+    for anything else."""
+    if not isinstance(data, Mapping) or data.get("schema_version") != SCHEMA_VERSION:
+        return None
+    if not isinstance(data.get("observed_state"), str):
+        return None
+    return timestamp_ns(data.get("timestamp"))
 
 
 def observer_backoff(recorded: Mapping[str, Any] | None, now_ns: int,
@@ -160,11 +166,7 @@ def parse_server_request(question: object) -> tuple[str, str] | None:
 def server_answer(answer: object) -> dict[str, Any] | None:
     """The observation in the resident observer's answer, or None (refused, or not ours:
     the caller then observes in its own process)."""
-    if not isinstance(answer, dict) or answer.get("schema_version") != SCHEMA_VERSION:
-        return None
-    if not isinstance(answer.get("observed_state"), str):
-        return None
-    if timestamp_ns(answer.get("timestamp")) is None:
+    if not isinstance(answer, dict) or _observation_time(answer) is None:
         return None
     return answer
 
