@@ -83,13 +83,7 @@ def server(files: tuple[Path, Path]) -> Iterator[subprocess.Popen[str]]:
 
 
 def _client(config: Path, *args: str) -> tuple[dict[str, Any], Any]:
-    env = os.environ.copy()
-    os.environ.update(NO_BUS)
-    try:
-        return run(config, "current", "--json", *args)
-    finally:
-        os.environ.clear()
-        os.environ.update(env)
+    return run(config, "current", "--json", *args, env=NO_BUS)
 
 
 def test_a_live_current_is_answered_by_the_resident_observer(

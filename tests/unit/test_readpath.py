@@ -136,12 +136,13 @@ def files_for_another_user(dir_mode: int) -> Iterator[tuple[Path, Path]]:
         yield state, config
 
 
-def run(config: Path, *args: str, user: str | None = None) -> tuple[dict[str, Any], Any]:
+def run(config: Path, *args: str, user: str | None = None,
+        env: dict[str, str] | None = None) -> tuple[dict[str, Any], Any]:
     prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user else []
     proc = subprocess.run(
         [*prefix, sys.executable, "-c", PROBE, "--backend", "host", "--config", str(config),
          *args], check=False, capture_output=True, text=True, cwd=REPO, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO), "DUBNIUM_BACKEND": ""})
+        env={**os.environ, "PYTHONPATH": str(REPO), "DUBNIUM_BACKEND": "", **(env or {})})
     probe = next(line for line in proc.stderr.splitlines() if line.startswith("PROBE "))
     return json.loads(probe[6:]), json.loads(proc.stdout) if "--json" in args else proc.stdout
 
