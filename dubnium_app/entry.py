@@ -190,7 +190,7 @@ def _print(data: dict[str, Any], as_json: bool) -> int:
 
 def _print_backoff(record: dict[str, Any], why: str, as_json: bool) -> int:
     """The recorded answer as the observer's backoff gives it (`dubnium.verbs_read.current`):
-    the record itself, or its state and why; exit 0."""
+    the record with its source and age, or its state and why; exit 0."""
     text = json.dumps(record, indent=2, sort_keys=True) if as_json else (
         f"{record['observed_state']}\n{why}")
     sys.stdout.write(text + "\n")
